@@ -1,0 +1,46 @@
+"""The story state store: one async StateManager over pluggable backends."""
+
+from state.errors import (
+    CorruptStateError,
+    LockTimeoutError,
+    SchemaVersionError,
+    StateError,
+    StateOpenError,
+    StateURLError,
+    StateWriteError,
+)
+from state.manager import StateManager
+from state.models import (
+    ApplyResult,
+    ChapterRecord,
+    CharacterState,
+    Conflict,
+    Event,
+    FieldChange,
+    Foreshadowing,
+    StateDelta,
+    StoryState,
+)
+from state.open import connect, open_state
+
+__all__ = [
+    "ApplyResult",
+    "ChapterRecord",
+    "CharacterState",
+    "Conflict",
+    "CorruptStateError",
+    "Event",
+    "FieldChange",
+    "Foreshadowing",
+    "LockTimeoutError",
+    "SchemaVersionError",
+    "StateDelta",
+    "StateError",
+    "StateManager",
+    "StateOpenError",
+    "StateURLError",
+    "StateWriteError",
+    "StoryState",
+    "connect",
+    "open_state",
+]

@@ -1,0 +1,288 @@
+"""The JSON file backend: one document, rewritten atomically under a file lock.
+
+File layout (one line)::
+
+    {"format":"novel-orchestrator-state","schema":1,"crc32":"1a2b3c4d","body":{...}}
+
+``body`` holds ``seq``, ``docs`` and ``events``; ``crc32`` covers the exact
+text of ``body``, so a file damaged after it was written (a bad sector, a
+careless edit) is reported instead of being read as a valid, smaller state.
+Writers hold ``<file>.lock``; each commit writes a temp file beside the target,
+fsyncs it, renames it over the target, and fsyncs the folder after the lock is
+released (the rename is already visible; the folder fsync only makes it
+durable, and the writer is not acknowledged until it is done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import zlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from state.atomic import fsync_dir, replace_file, temp_path_for
+from state.backend import (
+    Backend,
+    Durability,
+    HealthCheck,
+    ReadView,
+    StoredEvent,
+    WriteSession,
+)
+from state.errors import (
+    CorruptStateError,
+    NetworkFilesystemError,
+    SchemaVersionError,
+    StateOpenError,
+    StateWriteError,
+)
+from state.failpoints import failpoint
+from state.netfs import network_fstype
+from state.proclock import ProcessLock
+from state.schema import SCHEMA_VERSION
+
+FORMAT = "novel-orchestrator-state"
+_HEADER = re.compile(r'^\{"format":"([^"]*)","schema":(\d+),"crc32":"([0-9a-f]{8})","body":')
+
+
+@dataclass
+class _Loaded:
+    """The parsed file, kept while its inode is the one at the path."""
+
+    anchor_fd: int | None  # holds the inode alive, so it cannot be reused unseen
+    seq: int
+    docs: dict[str, str]
+    events: list[StoredEvent]
+
+
+def render(seq: int, docs: Mapping[str, str], events: Sequence[StoredEvent]) -> bytes:
+    """The whole file, assembled from already-encoded documents and events."""
+    doc_items = ",".join(
+        f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in sorted(docs.items())
+    )
+    event_items = ",".join(e.body for e in events)
+    body = f'{{"seq":{seq},"docs":{{{doc_items}}},"events":[{event_items}]}}'
+    crc = zlib.crc32(body.encode("utf-8"))
+    header = f'{{"format":"{FORMAT}","schema":{SCHEMA_VERSION},"crc32":"{crc:08x}","body":'
+    return f"{header}{body}}}\n".encode()
+
+
+def parse(path: Path, data: bytes) -> tuple[int, dict[str, str], list[StoredEvent]]:
+    """Decode and verify a state file; raise CorruptStateError on any damage."""
+    where = str(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptStateError(
+            where, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    header = _HEADER.match(text)
+    if header is None:
+        raise CorruptStateError(where, "not a state file (the header is missing or damaged)")
+    fmt, schema, crc = header.group(1), int(header.group(2)), header.group(3)
+    body = text[header.end() :].rstrip("\n")
+    if fmt != FORMAT or not body.endswith("}}"):
+        raise CorruptStateError(where, "the file is truncated or not a state file")
+    body = body[:-1]
+    if f"{zlib.crc32(body.encode('utf-8')):08x}" != crc:
+        raise CorruptStateError(where, "checksum mismatch (the file was damaged or truncated)")
+    if schema > SCHEMA_VERSION:
+        raise SchemaVersionError(where, schema, SCHEMA_VERSION)
+    try:
+        parsed = json.loads(body)
+        seq = int(parsed["seq"])
+        docs = {
+            k: json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+            for k, v in parsed["docs"].items()
+        }
+        events = [
+            StoredEvent(
+                seq=int(e["seq"]),
+                chapter=int(e.get("chapter", 0)),
+                body=json.dumps(e, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
+            )
+            for e in parsed["events"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptStateError(where, f"the content does not match the schema ({exc})") from None
+    return seq, docs, events
+
+
+class JSONFileBackend(Backend):
+    """``json:///path/state.json``: for prototypes and small books."""
+
+    scheme = "json"
+
+    def __init__(
+        self,
+        path: Path,
+        durability: Durability = "full",
+        lock_timeout_s: float = 60.0,
+        allow_network_fs: bool = False,
+    ) -> None:
+        super().__init__(str(path), durability)
+        self.path = path
+        self.lock = ProcessLock(path.with_name(path.name + ".lock"), lock_timeout_s)
+        self.allow_network_fs = allow_network_fs
+        self._loaded: _Loaded | None = None
+        self._local = asyncio.Lock()
+        self._dir_dirty = False
+
+    async def open(self) -> None:
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise StateOpenError(str(self.path), f"the folder {folder} does not exist")
+        fstype = network_fstype(folder)
+        if fstype and not self.allow_network_fs:
+            raise NetworkFilesystemError(str(folder), fstype)
+        self.lock.open()
+        await self.lock.acquire()
+        try:
+            if not self.path.exists():
+                self._write(0, {}, [])
+                fsync_dir(folder)
+            self._refresh()
+        finally:
+            self.lock.release()
+
+    async def close(self) -> None:
+        self._drop_cache()
+        self.lock.close()
+
+    def _drop_cache(self) -> None:
+        if self._loaded is not None and self._loaded.anchor_fd is not None:
+            os.close(self._loaded.anchor_fd)
+        self._loaded = None
+
+    def _refresh(self) -> _Loaded:
+        """The current file, parsed again only if it was replaced since we read it."""
+        loaded = self._loaded
+        if loaded is not None and loaded.anchor_fd is not None:
+            try:
+                if os.stat(self.path).st_ino == os.fstat(loaded.anchor_fd).st_ino:
+                    return loaded
+            except FileNotFoundError:
+                raise StateOpenError(str(self.path), "the state file was deleted") from None
+        self._drop_cache()
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise StateOpenError(str(self.path), "the state file was deleted") from None
+        with open(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+        try:
+            seq, docs, events = parse(self.path, data)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._loaded = _Loaded(anchor_fd=fd, seq=seq, docs=docs, events=events)
+        return self._loaded
+
+    def _write(self, seq: int, docs: dict[str, str], events: list[StoredEvent]) -> None:
+        data = render(seq, docs, events)
+        try:
+            if self.durability == "full":
+                replace_file(self.path, data, sync_dir=False)
+            else:
+                self._replace_unsynced(data)
+        except OSError as exc:
+            raise StateWriteError(str(self.path), exc) from exc
+        self._dir_dirty = self.durability == "full"
+        self._drop_cache()
+        self._loaded = _Loaded(
+            anchor_fd=os.open(self.path, os.O_RDONLY), seq=seq, docs=docs, events=events
+        )
+
+    def _replace_unsynced(self, data: bytes) -> None:
+        tmp = temp_path_for(self.path)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[WriteSession]:
+        async with self._local:
+            await self.lock.acquire()
+            try:
+                yield _JSONSession(self, self._refresh())
+            finally:
+                self.lock.release()
+
+    async def after_release(self) -> None:
+        if self._dir_dirty:
+            failpoint("json.before_dir_fsync")
+            self._dir_dirty = False
+            try:
+                fsync_dir(self.path.parent)
+            except OSError as exc:
+                raise StateWriteError(str(self.path), exc) from exc
+
+    async def get(self, key: str) -> str | None:
+        return self._refresh().docs.get(key)
+
+    async def scan(self, prefix: str) -> dict[str, str]:
+        docs = self._refresh().docs
+        return {k: v for k, v in sorted(docs.items()) if k.startswith(prefix)}
+
+    async def read_view(
+        self, prefixes: Sequence[str], events_before_chapter: int | None
+    ) -> ReadView:
+        loaded = self._refresh()
+        docs = {k: v for k, v in loaded.docs.items() if k.startswith(tuple(prefixes))}
+        events = (
+            []
+            if events_before_chapter is None
+            else [e for e in loaded.events if e.chapter < events_before_chapter]
+        )
+        return ReadView(docs=docs, events=events, last_seq=loaded.seq)
+
+    async def events(
+        self, after_seq: int = 0, before_chapter: int | None = None
+    ) -> AsyncIterator[StoredEvent]:
+        for event in list(self._refresh().events):
+            if event.seq > after_seq and (before_chapter is None or event.chapter < before_chapter):
+                yield event
+
+    async def health(self) -> list[HealthCheck]:
+        checks = [HealthCheck("json.parse", True, f"{self.path} parses, checksum and schema match")]
+        loaded = self._refresh()
+        checks.append(
+            HealthCheck(
+                "json.size", True, f"{len(loaded.docs)} documents, {len(loaded.events)} events"
+            )
+        )
+        return checks
+
+
+class _JSONSession(WriteSession):
+    def __init__(self, backend: JSONFileBackend, loaded: _Loaded) -> None:
+        self._backend = backend
+        self._loaded = loaded
+
+    async def read(self, key: str) -> str | None:
+        return self._loaded.docs.get(key)
+
+    async def scan(self, prefix: str) -> dict[str, str]:
+        return {k: v for k, v in self._loaded.docs.items() if k.startswith(prefix)}
+
+    async def last_seq(self) -> int:
+        return self._loaded.seq
+
+    async def commit(self, writes: Mapping[str, str | None], events: Sequence[StoredEvent]) -> None:
+        docs = dict(self._loaded.docs)
+        for key, value in writes.items():
+            if value is None:
+                docs.pop(key, None)
+            else:
+                docs[key] = value
+        all_events = self._loaded.events + list(events)
+        seq = events[-1].seq if events else self._loaded.seq
+        self._backend._write(seq, docs, all_events)

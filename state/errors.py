@@ -1,0 +1,92 @@
+"""Every error the state store raises, in one place.
+
+Each subclasses the matching built-in so callers can catch broadly, and carries
+the data a caller needs to say what went wrong and where.
+"""
+
+from __future__ import annotations
+
+
+class StateError(Exception):
+    """Base class for state store errors."""
+
+
+class StateURLError(StateError, ValueError):
+    """A state URL that names no backend we have, or is malformed."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"state URL {url!r}: {reason}")
+
+
+class StateOpenError(StateError, OSError):
+    """The store's path cannot be opened or created."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(f"cannot open state store at {location}: {reason}")
+
+
+class CorruptStateError(StateError, ValueError):
+    """The store exists but its content is unreadable; it is never replaced silently."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        self.location = location
+        self.reason = reason
+        super().__init__(
+            f"state store at {location} is corrupt: {reason}. It was left untouched; "
+            "restore it from a backup or run `orchestrator doctor` on it"
+        )
+
+
+class SchemaVersionError(StateError, ValueError):
+    """The store was written by a newer (or unknown) schema version."""
+
+    def __init__(self, location: str, found: object, expected: int) -> None:
+        self.location = location
+        self.found = found
+        self.expected = expected
+        super().__init__(
+            f"state store at {location} has schema version {found!r}; "
+            f"this program reads version {expected}"
+        )
+
+
+class LockTimeoutError(StateError, TimeoutError):
+    """The write lock could not be had in time; carries the path and the wait."""
+
+    def __init__(self, path: str, waited_s: float) -> None:
+        self.path = path
+        self.waited_s = waited_s
+        super().__init__(f"timed out after {waited_s:.1f}s waiting for the write lock {path}")
+
+
+class StoreClosedError(StateError, RuntimeError):
+    """An operation on a store that was closed."""
+
+
+class StateWriteError(StateError, OSError):
+    """A write failed (disk full, I/O error); the previous state is intact."""
+
+    def __init__(self, location: str, cause: OSError) -> None:
+        self.location = location
+        self.errno = cause.errno
+        self.cause = cause
+        super().__init__(
+            f"could not write the state store at {location}: {cause.strerror or cause}. "
+            "Nothing was committed; the previous state is intact"
+        )
+
+
+class NetworkFilesystemError(StateError, OSError):
+    """File locks and WAL are unreliable on network file systems."""
+
+    def __init__(self, path: str, fstype: str) -> None:
+        self.path = path
+        self.fstype = fstype
+        super().__init__(
+            f"{path} is on a network file system ({fstype}); file locks and SQLite WAL "
+            "are not reliable there. Put the store on a local disk, or use a redis:// store"
+        )

@@ -1,0 +1,155 @@
+"""Group commit: many writers' transactions, one durable commit.
+
+Writers in one process queue FIFO for a single slot. The first writer of a
+group takes the backend's cross-process write lock; each writer runs its body
+alone and in order, seeing everything written before it. When a writer's body
+ends and others are queued, it hands the slot on and waits; the last writer of
+the group (no one queued, or the group is full) commits everything at once,
+releases the lock, makes the commit durable, and only then are all the group's
+writers told they committed. Each writer's transaction stays atomic (its
+writes join the group only if its body succeeds) and is durable when it
+returns; the group amortizes the lock, the fsync and the file rewrite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from state.backend import Backend, WriteSession
+from state.metrics import Outcome, StoreMetrics
+from state.transaction import GroupBuffer, Transaction
+
+MAX_GROUP = 64
+
+
+@dataclass
+class _Group:
+    buffer: GroupBuffer
+    lock_cm: AbstractAsyncContextManager[WriteSession]
+    members: int = 0
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class GroupCommitter:
+    """Serializes a process's writers and batches their commits."""
+
+    def __init__(self, backend: Backend, metrics: StoreMetrics, max_group: int = MAX_GROUP) -> None:
+        self.backend = backend
+        self.metrics = metrics
+        self.max_group = max_group
+        self._slot = asyncio.Lock()  # FIFO among this process's writers
+        self._queued = 0
+        self._group: _Group | None = None
+
+    def transaction(self, op: str = "transaction") -> _TransactionContext:
+        return _TransactionContext(self, op)
+
+    async def _enter(self) -> _Group:
+        self._queued += 1
+        try:
+            await self._slot.acquire()
+        finally:
+            self._queued -= 1
+        if self._group is not None:
+            return self._group
+        try:
+            lock_cm = self.backend.exclusive()
+            session = await lock_cm.__aenter__()
+            try:
+                buffer = GroupBuffer(session=session, next_seq=await session.last_seq() + 1)
+            except BaseException as exc:
+                await lock_cm.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+        except BaseException:
+            self._slot.release()
+            raise
+        self._group = _Group(buffer=buffer, lock_cm=lock_cm)
+        return self._group
+
+    async def _leave(self, group: _Group) -> float:
+        """Hand the slot on within the group, or close the group; raises if the commit fails.
+
+        Returns when this writer stopped holding the slot (for the hold-time metric).
+        """
+        group.members += 1
+        if self._queued == 0 and group.members < self.max_group:
+            # Let writers that are ready to run reach the queue and join this commit.
+            await asyncio.sleep(0)
+        if self._queued > 0 and group.members < self.max_group:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            group.waiters.append(done)
+            self._slot.release()
+            released = time.perf_counter()
+            await asyncio.shield(done)
+            return released
+        await self._close(group)
+        return time.perf_counter()
+
+    async def _close(self, group: _Group) -> None:
+        self._group = None
+        error: BaseException | None = None
+        try:
+            buf = group.buffer
+            try:
+                if buf.writes or buf.events:
+                    await buf.session.commit(buf.writes, buf.events)
+            finally:
+                await group.lock_cm.__aexit__(None, None, None)
+            await self.backend.after_release()
+        except BaseException as exc:  # noqa: BLE001 - handed to every writer of the group below
+            error = exc
+        finally:
+            self._slot.release()
+        for waiter in group.waiters:
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
+        if error is not None:
+            raise error
+
+
+class _TransactionContext:
+    def __init__(self, committer: GroupCommitter, op: str) -> None:
+        self._committer = committer
+        self._op = op
+        self._group: _Group | None = None
+        self._tx: Transaction | None = None
+        self._asked = 0.0
+        self._held = 0.0
+
+    async def __aenter__(self) -> Transaction:
+        self._asked = time.perf_counter()
+        self._group = await self._committer._enter()
+        self._held = time.perf_counter()
+        self._tx = Transaction(self._group.buffer)
+        return self._tx
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._group is not None
+        assert self._tx is not None
+        outcome: Outcome = "abort" if exc_type is not None else "commit"
+        if exc_type is None:
+            self._tx._merge_into_group()
+        else:
+            self._tx._discard()
+        released = time.perf_counter()
+        try:
+            released = await self._committer._leave(self._group)
+        except BaseException:
+            if exc_type is None:
+                outcome = "error"
+                raise
+            # This transaction was aborted anyway; the group's other writers get the error.
+        finally:
+            wait = self._held - self._asked
+            self._committer.metrics.record(self._op, wait, released - self._held, outcome)

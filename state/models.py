@@ -1,0 +1,180 @@
+"""Typed records of the story state, and the StateDelta a chapter commits.
+
+Documents live under two-part keys, ``<kind>/<id>``: ``characters/Mara``,
+``foreshadowing/the-letter``, ``conflicts/succession``. A StateDelta sets
+top-level fields of such documents; the story state is the fold of the kept
+deltas, in chapter order, over the initial state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from state.jsontypes import JSON
+
+CHARACTERS = "characters"
+FORESHADOWING = "foreshadowing"
+CONFLICTS = "conflicts"
+STORY_KINDS: tuple[str, ...] = (CHARACTERS, FORESHADOWING, CONFLICTS)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CharacterState(_Record):
+    """Where a character is, how they feel, what they hold and know."""
+
+    name: str
+    role: str = ""
+    alive: bool = True
+    emotion: str = "neutral"
+    location: str = ""
+    relationships: dict[str, str] = Field(default_factory=dict)
+    inventory: list[str] = Field(default_factory=list)
+    knowledge: list[str] = Field(default_factory=list)
+    traits: dict[str, JSON] = Field(default_factory=dict)
+
+
+class Foreshadowing(_Record):
+    """A thread in the foreshadowing ledger: planned, planted, paid off."""
+
+    id: str
+    description: str = ""
+    status: Literal["planned", "planted", "paid_off"] = "planned"
+    planted_in: int | None = None
+    paid_off_in: int | None = None
+    payoff_due: int | None = None
+
+
+class Conflict(_Record):
+    """A conflict of the plot, open until a chapter resolves it."""
+
+    id: str
+    description: str = ""
+    status: Literal["open", "resolved"] = "open"
+    resolved_in: int | None = None
+
+
+class ChapterRecord(_Record):
+    """What the store knows of one chapter: its status and the kept attempt."""
+
+    chapter: int = Field(ge=1)
+    status: Literal["pending", "writing", "written", "revised", "failed"] = "pending"
+    attempt: int = Field(default=0, ge=0)
+    title: str = ""
+    digest: str | None = None
+    word_count: int = Field(default=0, ge=0)
+    summary: str = ""
+    read_version: int | None = None
+    error: str | None = None
+
+
+class FieldChange(_Record):
+    """One field of one document, from ``old`` to ``new``."""
+
+    key: str
+    field: str
+    old: JSON = None
+    new: JSON = None
+
+    @field_validator("key")
+    @classmethod
+    def _two_part_key(cls, key: str) -> str:
+        kind, _, ident = key.partition("/")
+        if kind not in STORY_KINDS or not ident or "/" in ident:
+            raise ValueError(
+                f"key must be <kind>/<id> with kind one of {', '.join(STORY_KINDS)}, got {key!r}"
+            )
+        return key
+
+    @field_validator("field")
+    @classmethod
+    def _plain_field(cls, field: str) -> str:
+        if not field or "/" in field:
+            raise ValueError(f"field must be a top-level field name, got {field!r}")
+        return field
+
+
+class StateDelta(_Record):
+    """The field-level changes one attempt at one chapter made."""
+
+    run_id: str = "default"
+    chapter: int = Field(ge=1)
+    attempt: int = Field(default=1, ge=1)
+    author: str = ""
+    changes: list[FieldChange] = Field(default_factory=list)
+    record: ChapterRecord | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.run_id}:{self.chapter}:{self.attempt}"
+
+
+class Event(_Record):
+    """A committed StateDelta as it sits in the history."""
+
+    seq: int
+    idempotency_key: str
+    run_id: str
+    chapter: int
+    attempt: int
+    author: str = ""
+    at: datetime
+    changes: list[FieldChange]
+    superseded: bool = False
+
+
+class Conflicting(_Record):
+    """A change whose ``old`` differs from the state the chapter should have read."""
+
+    key: str
+    field: str
+    expected: JSON = None
+    actual: JSON = None
+
+
+class ApplyResult(_Record):
+    """What ``apply`` did: applied or a duplicate, and what it contradicted."""
+
+    applied: bool
+    duplicate: bool
+    seq: int
+    idempotency_key: str
+    conflicts: list[Conflicting] = Field(default_factory=list)
+    invalidated_chapters: list[int] = Field(default_factory=list)
+
+
+class StoryState(_Record):
+    """The story as some set of chapters left it."""
+
+    characters: dict[str, CharacterState] = Field(default_factory=dict)
+    foreshadowing: dict[str, Foreshadowing] = Field(default_factory=dict)
+    conflicts: dict[str, Conflict] = Field(default_factory=dict)
+    version: int = 0
+
+    def documents(self) -> dict[str, dict[str, JSON]]:
+        """The state as keyed documents, the form the store keeps."""
+        docs: dict[str, dict[str, JSON]] = {}
+        for kind in STORY_KINDS:
+            for ident, item in getattr(self, kind).items():
+                docs[f"{kind}/{ident}"] = item.model_dump(mode="json")
+        return docs
+
+    @classmethod
+    def from_documents(cls, docs: dict[str, JSON], version: int = 0) -> StoryState:
+        grouped: dict[str, dict[str, JSON]] = {kind: {} for kind in STORY_KINDS}
+        for key, doc in docs.items():
+            kind, _, ident = key.partition("/")
+            if kind in grouped:
+                identity = "name" if kind == CHARACTERS else "id"
+                # A document created by a delta may not repeat its own id.
+                grouped[kind][ident] = {identity: ident, **doc}
+        return cls.model_validate({**grouped, "version": version})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,43 @@
+"""``open_state(url)``: the one entry point to a state store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from state.backend import Backend
+from state.backends.json_file import JSONFileBackend
+from state.backends.sqlite import SQLiteBackend
+from state.manager import StateManager
+from state.url import StateURL, parse_state_url
+
+
+def make_backend(url: StateURL) -> Backend:
+    """The backend a parsed URL names (not yet opened)."""
+    options = {
+        "durability": url.durability,
+        "lock_timeout_s": url.lock_timeout_s,
+        "allow_network_fs": url.allow_network_fs,
+    }
+    if url.scheme == "json":
+        return JSONFileBackend(url.path, **options)  # type: ignore[arg-type]
+    return SQLiteBackend(url.path, **options)  # type: ignore[arg-type]
+
+
+async def connect(url: str, base_dir: Path | None = None) -> StateManager:
+    """Open a store and return its manager; the caller must ``await manager.close()``."""
+    parsed = parse_state_url(url, base_dir)
+    backend = make_backend(parsed)
+    await backend.open()
+    return StateManager(backend, str(parsed))
+
+
+@asynccontextmanager
+async def open_state(url: str, base_dir: Path | None = None) -> AsyncIterator[StateManager]:
+    """``async with open_state("sqlite:///runs/x/state.db") as manager: ...``"""
+    manager = await connect(url, base_dir)
+    try:
+        yield manager
+    finally:
+        await manager.close()

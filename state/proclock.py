@@ -1,0 +1,105 @@
+"""An exclusive lock between processes, over ``flock(2)`` on a lock file.
+
+Why not the ``filelock`` package: its blocking acquire polls ``LOCK_NB`` every
+``poll_interval`` (50 ms by default). Under contention the wait is then made
+of those sleeps, and a polling waiter loses to whoever happens to ask right
+after a release: the unfair, long tail the store must not have. Here the fast
+path tries ``LOCK_NB`` inline; when the lock is held, a blocking ``flock`` in a
+thread of this lock's own sleeps in the kernel and wakes on the release, so the
+event loop stays free and the wait is real contention, not a sleep schedule.
+
+The kernel drops the lock when its holder dies, so a killed writer never
+leaves the lock held. The lock file itself is never deleted (deleting a lock
+file lets two processes lock two different inodes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from state.errors import LockTimeoutError, StateOpenError
+
+
+class ProcessLock:
+    """Exclusive across processes; callers serialize themselves within a process."""
+
+    def __init__(self, path: Path, timeout_s: float = 60.0) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self._fd: int | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._abandoned: asyncio.Future[None] | None = None
+        self._giving_up = False
+
+    def open(self) -> None:
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateOpenError(str(self.path), exc.strerror or str(exc)) from exc
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    @property
+    def fd(self) -> int:
+        if self._fd is None:
+            raise RuntimeError(f"lock {self.path} is not open")
+        return self._fd
+
+    def try_acquire(self) -> bool:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    async def acquire(self) -> None:
+        """Take the lock, waiting in a thread if another process holds it."""
+        started = time.monotonic()
+        if self._abandoned is not None:
+            # A wait we gave up on still runs; let it finish and let go first.
+            await self._wait_for(asyncio.shield(self._abandoned), started)
+            self._abandoned = None
+        if self.try_acquire():
+            return
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"flock:{self.path.name}")
+        self._giving_up = False
+        blocking = loop.run_in_executor(self._executor, self._blocking_acquire)
+        try:
+            await self._wait_for(asyncio.shield(blocking), started)
+        except BaseException:
+            # The thread cannot be interrupted: it lets go as soon as it gets the lock.
+            self._giving_up = True
+            self._abandoned = blocking
+            # If the thread got the lock before it saw us give up, let go of it.
+            blocking.add_done_callback(lambda _fut: self.release())
+            raise
+
+    def _blocking_acquire(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        if self._giving_up:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    async def _wait_for(self, fut: asyncio.Future[None], started: float) -> None:
+        remaining = self.timeout_s - (time.monotonic() - started)
+        try:
+            await asyncio.wait_for(fut, timeout=max(remaining, 0.0))
+        except TimeoutError:
+            raise LockTimeoutError(str(self.path), time.monotonic() - started) from None
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
