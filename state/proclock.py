@@ -8,6 +8,14 @@ path tries ``LOCK_NB`` inline; when the lock is held, a blocking ``flock`` in a
 thread of this lock's own sleeps in the kernel and wakes on the release, so the
 event loop stays free and the wait is real contention, not a sleep schedule.
 
+Fairness: a plain flock lets the process that just released the lock take it
+again at once (its next ``LOCK_NB`` try beats the woken waiter, which still
+has to be scheduled), so a few processes run while others starve. A second
+lock file, the turnstile, queues the waiters: a process holds the turnstile
+while it waits for the main lock and lets go of it once it has the main lock.
+A releaser coming back must queue on the turnstile behind the next waiter, so
+the order is close to first come, first served.
+
 The kernel drops the lock when its holder dies, so a killed writer never
 leaves the lock held. The lock file itself is never deleted (deleting a lock
 file lets two processes lock two different inodes).
@@ -33,6 +41,7 @@ class ProcessLock:
         self.path = path
         self.timeout_s = timeout_s
         self._fd: int | None = None
+        self._gate_fd: int | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._abandoned: asyncio.Future[None] | None = None
         self._giving_up = False
@@ -40,13 +49,16 @@ class ProcessLock:
     def open(self) -> None:
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            gate = self.path.with_name(self.path.name + ".queue")
+            self._gate_fd = os.open(gate, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise StateOpenError(str(self.path), exc.strerror or str(exc)) from exc
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for fd in (self._fd, self._gate_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._gate_fd = None
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -57,12 +69,19 @@ class ProcessLock:
             raise RuntimeError(f"lock {self.path} is not open")
         return self._fd
 
+    @property
+    def gate_fd(self) -> int:
+        if self._gate_fd is None:
+            raise RuntimeError(f"lock {self.path} is not open")
+        return self._gate_fd
+
     def try_acquire(self) -> bool:
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        """Take both locks without waiting, or neither."""
+        if not _try_flock(self.gate_fd):
             return False
-        return True
+        got = _try_flock(self.fd)
+        fcntl.flock(self.gate_fd, fcntl.LOCK_UN)
+        return got
 
     async def acquire(self) -> None:
         """Take the lock, waiting in a thread if another process holds it."""
@@ -89,7 +108,11 @@ class ProcessLock:
             raise
 
     def _blocking_acquire(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        fcntl.flock(self.gate_fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(self.gate_fd, fcntl.LOCK_UN)
         if self._giving_up:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
@@ -103,3 +126,11 @@ class ProcessLock:
     def release(self) -> None:
         with contextlib.suppress(OSError):
             fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True

@@ -61,15 +61,23 @@ class _Loaded:
 
 
 def render(seq: int, docs: Mapping[str, str], events: Sequence[StoredEvent]) -> bytes:
-    """The whole file, assembled from already-encoded documents and events."""
-    doc_items = ",".join(
+    """The whole file, assembled from already-encoded documents and events.
+
+    One document or event per line: still one JSON value, easy to read and to
+    diff, and loading it needs no decoding of documents nobody reads.
+    """
+    doc_lines = ",\n".join(
         f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in sorted(docs.items())
     )
-    event_items = ",".join(e.body for e in events)
-    body = f'{{"seq":{seq},"docs":{{{doc_items}}},"events":[{event_items}]}}'
+    event_lines = ",\n".join(e.body for e in events)
+    body = f'{{"seq":{seq},"docs":{{\n{doc_lines}\n}},"events":[\n{event_lines}\n]}}'
     crc = zlib.crc32(body.encode("utf-8"))
     header = f'{{"format":"{FORMAT}","schema":{SCHEMA_VERSION},"crc32":"{crc:08x}","body":'
     return f"{header}{body}}}\n".encode()
+
+
+_BODY_START = re.compile(r'^\{"seq":(\d+),"docs":\{$')
+_KEY = json.JSONDecoder()
 
 
 def parse(path: Path, data: bytes) -> tuple[int, dict[str, str], list[StoredEvent]]:
@@ -86,7 +94,7 @@ def parse(path: Path, data: bytes) -> tuple[int, dict[str, str], list[StoredEven
         raise CorruptStateError(where, "not a state file (the header is missing or damaged)")
     fmt, schema, crc = header.group(1), int(header.group(2)), header.group(3)
     body = text[header.end() :].rstrip("\n")
-    if fmt != FORMAT or not body.endswith("}}"):
+    if fmt != FORMAT or not body.endswith("]}}"):
         raise CorruptStateError(where, "the file is truncated or not a state file")
     body = body[:-1]
     if f"{zlib.crc32(body.encode('utf-8')):08x}" != crc:
@@ -94,23 +102,32 @@ def parse(path: Path, data: bytes) -> tuple[int, dict[str, str], list[StoredEven
     if schema > SCHEMA_VERSION:
         raise SchemaVersionError(where, schema, SCHEMA_VERSION)
     try:
-        parsed = json.loads(body)
-        seq = int(parsed["seq"])
-        docs = {
-            k: json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-            for k, v in parsed["docs"].items()
-        }
-        events = [
-            StoredEvent(
-                seq=int(e["seq"]),
-                chapter=int(e.get("chapter", 0)),
-                body=json.dumps(e, separators=(",", ":"), sort_keys=True, ensure_ascii=False),
-            )
-            for e in parsed["events"]
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptStateError(where, f"the content does not match the schema ({exc})") from None
-    return seq, docs, events
+        return _split_body(body)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise CorruptStateError(where, f"the content does not match the layout ({exc})") from None
+
+
+def _split_body(body: str) -> tuple[int, dict[str, str], list[StoredEvent]]:
+    lines = body.split("\n")
+    start = _BODY_START.match(lines[0])
+    if start is None or lines[-1] != "]}":
+        raise ValueError("unexpected body layout")
+    split = lines.index('},"events":[')
+    docs: dict[str, str] = {}
+    for line in filter(None, lines[1:split]):
+        key, end = _KEY.raw_decode(line)
+        if not isinstance(key, str) or line[end] != ":":
+            raise ValueError(f"bad document line {line[:60]!r}")
+        docs[key] = line[end + 1 :].removesuffix(",")
+    events = [
+        _event_from_line(line.removesuffix(",")) for line in filter(None, lines[split + 1 : -1])
+    ]
+    return int(start.group(1)), docs, events
+
+
+def _event_from_line(line: str) -> StoredEvent:
+    body = json.loads(line)
+    return StoredEvent(seq=int(body["seq"]), chapter=int(body.get("chapter", 0)), body=line)
 
 
 class JSONFileBackend(Backend):

@@ -1,0 +1,168 @@
+"""The ``orchestrator`` command: a thin layer that configures logging and calls the library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator import logs
+from orchestrator.bench_state import BenchConfig, BenchResult, run_bench
+from orchestrator.errors import user_errors
+from state import open_state
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Console log level.",
+)
+def cli(log_level: str) -> None:
+    """Plan, write and assemble novels with many LLM agents over one consistent story state."""
+    logs.configure(level=log_level)
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks that print figures (never pass/fail on time)."""
+
+
+@bench.command("state")
+@click.option(
+    "--backend",
+    type=click.Choice(["json", "sqlite"]),
+    default="sqlite",
+    show_default=True,
+    help="State backend to measure.",
+)
+@click.option(
+    "--writers",
+    type=click.IntRange(1, 200),
+    default=20,
+    show_default=True,
+    help="Concurrent writers.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["tasks", "processes"]),
+    default="processes",
+    show_default=True,
+    help="Writers as asyncio tasks in one process, or as OS processes.",
+)
+@click.option(
+    "--ops",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Read-modify-write transactions per writer.",
+)
+@click.option(
+    "--durability",
+    type=click.Choice(["full", "normal", "off"]),
+    default="full",
+    show_default=True,
+    help="full: every commit is fsynced before it returns.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the temporary store (default: the system temp folder).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def bench_state(
+    backend: str,
+    writers: int,
+    mode: str,
+    ops: int,
+    durability: str,
+    folder: Path | None,
+    as_json: bool,
+) -> None:
+    """Read-modify-write transactions/s, lock-wait percentiles and lost updates."""
+    config = BenchConfig(
+        backend=backend,
+        writers=writers,
+        mode=mode,  # type: ignore[arg-type]
+        ops=ops,
+        durability=durability,
+        folder=folder,
+    )
+    result = asyncio.run(run_bench(config))
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        click.echo(format_bench(result))
+    if result.lost_updates:
+        raise SystemExit(1)
+
+
+def format_bench(result: BenchResult) -> str:
+    wait, hold = result.lock_wait, result.hold
+    return "\n".join(
+        [
+            f"backend {result.backend} ({result.durability}), {result.writers} writers as "
+            f"{result.mode}, {result.ops_per_writer} transactions each",
+            f"  committed      {result.committed} in {result.elapsed_s:.2f} s = "
+            f"{result.tx_per_s:,.0f} transactions/s",
+            f"  lock wait ms   p50 {wait.get('p50_ms')}  p95 {wait.get('p95_ms')}  "
+            f"p99 {wait.get('p99_ms')}  p99.9 {wait.get('p99.9_ms')}  max {wait.get('max_ms')}",
+            f"  hold ms        p50 {hold.get('p50_ms')}  p99 {hold.get('p99_ms')}  "
+            f"max {hold.get('max_ms')}",
+            f"  lost updates   {result.lost_updates}",
+            f"  state size     {result.state_bytes:,} bytes",
+        ]
+    )
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Inspect a state store (json:///path, sqlite:///path)."""
+
+
+@state_group.command("snapshot")
+@click.argument("url")
+@click.option(
+    "--as-of-chapter",
+    type=click.IntRange(1),
+    default=None,
+    help="The state as the chapters before this one left it.",
+)
+@user_errors
+def state_snapshot(url: str, as_of_chapter: int | None) -> None:
+    """Print the story state as JSON."""
+
+    async def read() -> dict[str, Any]:
+        async with open_state(url) as manager:
+            return (await manager.snapshot(as_of_chapter)).model_dump(mode="json")
+
+    click.echo(json.dumps(asyncio.run(read()), indent=2, ensure_ascii=False))
+
+
+@state_group.command("history")
+@click.argument("url")
+@click.option("--chapter", type=click.IntRange(1), default=None, help="Only this chapter.")
+@click.option("--key", default=None, help="Only changes to this document, e.g. characters/Mara.")
+@user_errors
+def state_history(url: str, chapter: int | None, key: str | None) -> None:
+    """Print the committed deltas, one JSON object per line."""
+
+    async def read() -> list[str]:
+        async with open_state(url) as manager:
+            events = await manager.history(chapter=chapter, key=key)
+            return [e.model_dump_json() for e in events]
+
+    for line in asyncio.run(read()):
+        click.echo(line)
+
+
+def main() -> None:
+    cli()

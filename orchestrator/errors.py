@@ -1,0 +1,51 @@
+"""How the CLI turns errors a user can cause into a message and an exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+import click
+
+from state.errors import (
+    CorruptStateError,
+    LockTimeoutError,
+    SchemaVersionError,
+    StateError,
+    StateOpenError,
+    StateURLError,
+    StateWriteError,
+)
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Errors caused by what the user gave us (exit 2); other state errors are run failures (exit 1).
+BAD_INPUT: tuple[type[BaseException], ...] = (
+    StateURLError,
+    StateOpenError,
+    CorruptStateError,
+    SchemaVersionError,
+)
+RUN_FAILURES: tuple[type[BaseException], ...] = (StateWriteError, LockTimeoutError, StateError)
+
+
+def user_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Report a user's mistake as one clear line and an exit code, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except BAD_INPUT as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+        except RUN_FAILURES as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(EXIT_FAILED) from None
+
+    return wrapper

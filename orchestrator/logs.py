@@ -1,0 +1,55 @@
+"""Logging set-up, done once by the CLI: structlog to stderr, and JSON lines to a file."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+SECRET_FIELDS = frozenset({"api_key", "authorization", "x-api-key", "password"})
+
+
+def redact_secrets(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Never let a secret reach a log line, whatever a caller passes."""
+    for key in list(event):
+        if key.lower() in SECRET_FIELDS:
+            event[key] = "[redacted]"
+    return event
+
+
+def configure(level: str = "info", json_file: Path | None = None, console: bool = True) -> None:
+    """Console output for people, optional JSON lines for machines."""
+    handlers: list[logging.Handler] = []
+    if console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(json_file, encoding="utf-8"))
+    root = logging.getLogger()
+    root.handlers[:] = []
+    for handler in handlers:
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processor=structlog.processors.JSONRenderer()
+                if isinstance(handler, logging.FileHandler)
+                else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+                foreign_pre_chain=[structlog.processors.TimeStamper(fmt="iso")],
+            )
+        )
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            redact_secrets,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
