@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import structlog
 SECRET_FIELDS = frozenset({"api_key", "authorization", "x-api-key", "password"})
 
 
-def redact_secrets(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_secrets(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Never let a secret reach a log line, whatever a caller passes."""
     for key in list(event):
         if key.lower() in SECRET_FIELDS:

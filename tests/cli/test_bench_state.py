@@ -1,0 +1,64 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("backend", ["json", "sqlite"])
+@pytest.mark.parametrize("mode", ["tasks", "processes"])
+def test_bench_prints_figures_and_loses_nothing(tmp_path: Path, backend: str, mode: str) -> None:
+    writers = 4 if mode == "processes" else 20
+    cmd = [
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "bench",
+        "state",
+        "--backend",
+        backend,
+        "--mode",
+        mode,
+        "--writers",
+        str(writers),
+        "--ops",
+        "15",
+        "--dir",
+        str(tmp_path),
+        "--json",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["committed"] == writers * 15
+    assert result["lost_updates"] == 0
+    assert result["lock_wait"]["count"] == writers * 15
+    for key in ("p50_ms", "p95_ms", "p99_ms", "p99.9_ms", "max_ms"):
+        assert result["lock_wait"][key] >= 0
+    assert 6_000 < result["state_bytes"] < 20_000
+
+
+def test_bad_state_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "state", "snapshot", "sqlit:///x.db"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "did you mean 'sqlite'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_folder_is_reported(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/nope/state.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "state", "snapshot", url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
