@@ -31,7 +31,7 @@ def test_typo_in_scheme_suggests_the_right_one() -> None:
 
 def test_unknown_option_is_named() -> None:
     with pytest.raises(
-        StateURLError, match="unknown option 'durabilty'.*did you mean 'durability'"
+        StateURLError, match=r"unknown option 'durabilty'.*did you mean 'durability'"
     ):
         parse_state_url("sqlite:///x/state.db?durabilty=full")
 
