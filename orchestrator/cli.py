@@ -64,10 +64,11 @@ def bench() -> None:
 )
 @click.option(
     "--durability",
-    type=click.Choice(["full", "normal", "off"]),
+    type=click.Choice(["full", "group", "normal", "off"]),
     default="full",
     show_default=True,
-    help="full: every commit is fsynced before it returns.",
+    help="full/group: every commit is on disk before it returns (group syncs after "
+    "releasing the lock); normal/off: no fsync per commit.",
 )
 @click.option(
     "--dir",

@@ -14,8 +14,13 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Durability = Literal["full", "normal", "off"]
-DURABILITY_LEVELS: tuple[str, ...] = ("full", "normal", "off")
+# full:   every commit is on disk before it returns (SQLite: synchronous=FULL).
+# group:  the same guarantee, with the fsync done after the write lock is released, so
+#         the next writer need not wait for it and concurrent fsyncs coalesce.
+# normal: survives a crash of the process, not of the machine (no fsync per commit).
+# off:    no fsync at all; for throwaway runs.
+Durability = Literal["full", "group", "normal", "off"]
+DURABILITY_LEVELS: tuple[str, ...] = ("full", "group", "normal", "off")
 
 
 @dataclass(frozen=True)

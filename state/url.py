@@ -2,7 +2,7 @@
 
 ``json:///abs/path/state.json``, ``json://relative/state.json``,
 ``sqlite:///abs/path/state.db``, ``sqlite://relative/state.db``. Query
-parameters: ``durability=full|normal|off``, ``lock_timeout=SECONDS``,
+parameters: ``durability=full|group|normal|off``, ``lock_timeout=SECONDS``,
 ``allow_network_fs=1``.
 """
 

@@ -203,13 +203,13 @@ class JSONFileBackend(Backend):
     def _write(self, seq: int, docs: dict[str, str], events: list[StoredEvent]) -> None:
         data = render(seq, docs, events)
         try:
-            if self.durability == "full":
+            if self.durability in ("full", "group"):
                 replace_file(self.path, data, sync_dir=False)
             else:
                 self._replace_unsynced(data)
         except OSError as exc:
             raise StateWriteError(str(self.path), exc) from exc
-        self._dir_dirty = self.durability == "full"
+        self._dir_dirty = self.durability in ("full", "group")
         self._drop_cache()
         self._loaded = _Loaded(
             anchor_fd=os.open(self.path, os.O_RDONLY), seq=seq, docs=docs, events=events

@@ -17,6 +17,7 @@ never block the loop.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -47,7 +48,7 @@ from state.schema import SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 5000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+_SYNCHRONOUS = {"full": "FULL", "group": "NORMAL", "normal": "NORMAL", "off": "OFF"}
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
@@ -95,6 +96,8 @@ class SQLiteBackend(Backend):
         self._cache: dict[str, str | None] = {}
         self._seq: int | None = None
         self._data_version: int | None = None
+        self._wal_fd: int | None = None
+        self._unsynced = False
 
     # -- opening -------------------------------------------------------------
 
@@ -162,6 +165,9 @@ class SQLiteBackend(Backend):
             raise
 
     async def close(self) -> None:
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
@@ -226,6 +232,25 @@ class SQLiteBackend(Backend):
         self._cache.update(writes)
         if events:
             self._seq = events[-1].seq
+        self._unsynced = self.durability == "group"
+
+    async def after_release(self) -> None:
+        """``group`` durability: fsync the WAL (our commit's frames) before acknowledging.
+
+        With synchronous=NORMAL SQLite syncs the WAL before every checkpoint and
+        the database after it, so frames already checkpointed are durable too;
+        syncing the WAL file makes our commit frame, and every frame before it,
+        durable. Other writers' syncs running at the same time coalesce.
+        """
+        if not self._unsynced:
+            return
+        self._unsynced = False
+        try:
+            if self._wal_fd is None:
+                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+            os.fdatasync(self._wal_fd)
+        except OSError as exc:
+            raise StateWriteError(str(self.path), exc) from exc
 
     # -- reading without the lock ---------------------------------------------
 

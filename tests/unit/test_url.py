@@ -37,7 +37,7 @@ def test_unknown_option_is_named() -> None:
 
 
 def test_bad_durability_lists_the_choices() -> None:
-    with pytest.raises(StateURLError, match="full, normal, off"):
+    with pytest.raises(StateURLError, match="full, group, normal, off"):
         parse_state_url("json:///x/state.json?durability=max")
 
 
