@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from orchestrator.config_errors import ConfigError
 from state.errors import (
     CorruptStateError,
     LockTimeoutError,
@@ -26,6 +27,7 @@ R = TypeVar("R")
 
 # Errors caused by what the user gave us (exit 2); other state errors are run failures (exit 1).
 BAD_INPUT: tuple[type[BaseException], ...] = (
+    ConfigError,
     StateURLError,
     StateOpenError,
     CorruptStateError,

@@ -1,0 +1,149 @@
+"""What a writer is given, within a token budget, whatever the chapter number.
+
+Long books must not hit a context wall. A writer gets the story bible, the
+state as of its chapter, the last few chapter summaries in full, and older
+chapters compressed into arc summaries. Each part is capped, and arcs merge
+(ten chapters, then twenty, forty...) until they fit, so the prompt of chapter
+300 is no larger than the prompt of chapter 30.
+
+Arc summaries are extractive (the first sentence of each chapter summary),
+which keeps the builder deterministic and free of model calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from agents.prompts import PromptLibrary
+from agents.render import render_state
+from agents.tokens import estimate_tokens, truncate_to_tokens
+from state.models import StoryState
+
+# Shares of the budget (after the fixed part of the prompt) each part may take.
+BIBLE_SHARE = 0.35
+STATE_SHARE = 0.25
+RECENT_SHARE = 0.6  # of what is left after the bible and the state
+
+_SENTENCE_END = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class ContextBudget:
+    """How many tokens a writer's prompt may take, and how summaries are grouped."""
+
+    total: int = 8000
+    recent: int = 3
+    arc_size: int = 10
+    arc_tokens: int = 150
+
+
+@dataclass(frozen=True, slots=True)
+class WriterContext:
+    """The variable parts of a writer's prompt, already within budget."""
+
+    bible: str
+    state: str
+    recent: str
+    arcs: str
+    tokens: int
+
+
+class ContextBuilder:
+    """Builds bounded writer contexts for one project language."""
+
+    def __init__(self, prompts: PromptLibrary, language: str, budget: ContextBudget) -> None:
+        self.prompts = prompts
+        self.language = language
+        self.budget = budget
+
+    def build(
+        self,
+        *,
+        bible: str,
+        state: StoryState,
+        summaries: Mapping[int, str],
+        chapter: int,
+        focus: Collection[str] = (),
+        threads: Collection[str] = (),
+        reserved: int = 0,
+    ) -> WriterContext:
+        """The context for ``chapter``; ``reserved`` tokens are already spent elsewhere."""
+        room = max(0, self.budget.total - reserved)
+        bible_text = truncate_to_tokens(bible, int(room * BIBLE_SHARE))
+        state_text = self._state(state, focus, threads, int(room * STATE_SHARE))
+        left = room - estimate_tokens(bible_text) - estimate_tokens(state_text)
+        earlier = {n: s for n, s in summaries.items() if n < chapter}
+        recent_numbers = sorted(earlier)[-self.budget.recent :] if self.budget.recent else []
+        recent = self._recent(earlier, recent_numbers, int(left * RECENT_SHARE))
+        left -= estimate_tokens(recent)
+        older = {n: s for n, s in earlier.items() if n not in recent_numbers}
+        arcs = self._arcs(older, left)
+        parts = (bible_text, state_text, recent, arcs)
+        return WriterContext(*parts, tokens=sum(estimate_tokens(p) for p in parts))
+
+    def _state(
+        self, state: StoryState, focus: Collection[str], threads: Collection[str], cap: int
+    ) -> str:
+        full = render_state(state, threads=threads)
+        if estimate_tokens(full) <= cap:
+            return full
+        # Too many characters or threads: keep the ones on stage, then cut.
+        return truncate_to_tokens(render_state(state, characters=focus, threads=threads), cap)
+
+    def _recent(self, summaries: Mapping[int, str], numbers: list[int], cap: int) -> str:
+        lines = [
+            self.prompts.render("recap", self.language, number=n, summary=summaries[n].strip())
+            for n in numbers
+        ]
+        # Drop the oldest of the recent chapters first, rather than cut the newest.
+        while lines and estimate_tokens("\n".join(lines)) > cap:
+            lines.pop(0)
+        return "\n".join(lines)
+
+    def _arcs(self, summaries: Mapping[int, str], cap: int) -> str:
+        if not summaries or cap <= 0:
+            return ""
+        size = max(1, self.budget.arc_size)
+        while True:
+            text = "\n".join(self._arc_lines(summaries, size))
+            if estimate_tokens(text) <= cap or size >= max(summaries):
+                return truncate_to_tokens(text, cap)
+            size *= 2
+
+    def _arc_lines(self, summaries: Mapping[int, str], size: int) -> list[str]:
+        groups: dict[int, list[int]] = {}
+        for number in sorted(summaries):
+            groups.setdefault((number - 1) // size, []).append(number)
+        return [
+            self.prompts.render(
+                "arc",
+                self.language,
+                first=numbers[0],
+                last=numbers[-1],
+                summary=self._compress([summaries[n] for n in numbers]),
+            )
+            for numbers in groups.values()
+        ]
+
+    def _compress(self, summaries: list[str]) -> str:
+        joiner = "" if self.language == "zh" else " "
+        return compress(tuple(summaries), joiner, self.budget.arc_tokens)
+
+
+@lru_cache(maxsize=4096)
+def compress(summaries: tuple[str, ...], joiner: str, max_tokens: int) -> str:
+    """An arc summary: the first sentence of each chapter summary, within ``max_tokens``.
+
+    Cached: the arcs of early chapters are the same for every later chapter.
+    """
+    firsts = [first_sentence(s) for s in summaries if s.strip()]
+    return truncate_to_tokens(joiner.join(firsts), max_tokens)
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text`` (all of it if it has no sentence end)."""
+    parts = _SENTENCE_END.split(text.strip(), maxsplit=1)
+    return parts[0]

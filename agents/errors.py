@@ -1,0 +1,54 @@
+"""Every error the agents raise, in one place.
+
+Each subclasses the matching built-in and carries what a caller needs to
+report it: which agent, which file, what the model said.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AgentError(Exception):
+    """Base class for agent errors."""
+
+
+class PromptError(AgentError, LookupError):
+    """A prompt template is missing, or a template names a value nobody gave."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"prompt {path}: {reason}")
+
+
+class OutputValidationError(AgentError, ValueError):
+    """A model's reply that does not validate against the requested output model."""
+
+    def __init__(self, agent: str, raw: str, problems: list[str]) -> None:
+        self.agent = agent
+        self.raw = raw
+        self.problems = problems
+        super().__init__(f"{agent}: the reply did not validate: {'; '.join(problems)}")
+
+
+class AgentFailedError(AgentError, RuntimeError):
+    """An agent gave up: every attempt's reply was invalid."""
+
+    def __init__(self, agent: str, attempts: int, problems: list[str]) -> None:
+        self.agent = agent
+        self.attempts = attempts
+        self.problems = problems
+        detail = "; ".join(problems[:5])
+        super().__init__(f"{agent}: no valid reply after {attempts} attempts: {detail}")
+
+
+class OfflineBriefError(AgentError, TypeError):
+    """The offline model was asked something it has no brief for."""
+
+    def __init__(self, agent: str, brief: str, output: str) -> None:
+        self.agent = agent
+        super().__init__(
+            f"{agent}: the offline model answers planner, writer and editor briefs "
+            f"(ProjectBrief, WritingBrief, ReviewBrief); got brief {brief} asking for {output}"
+        )

@@ -1,0 +1,112 @@
+"""Briefs rendered as prompt text: the story bible, the state, a chapter plan."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import yaml
+
+from agents.prompts import PromptLibrary
+from agents.schemas import ChapterPlan, PlannedChange, ProjectBrief
+from state.models import CharacterState, StoryState
+
+
+def render_bible(prompts: PromptLibrary, brief: ProjectBrief) -> str:
+    """The story bible every writer sees: premise, world notes, the cast."""
+    cast = "\n".join(
+        prompts.render(
+            "bible_character",
+            brief.language,
+            name=sheet.name,
+            role=sheet.role or "-",
+            description=sheet.description or "-",
+        )
+        for sheet in brief.characters
+    )
+    return prompts.render(
+        "bible",
+        brief.language,
+        title=brief.title,
+        genre=brief.genre or "-",
+        premise=brief.premise.strip(),
+        world=bullets(brief.world) or "-",
+        characters=cast,
+    )
+
+
+def bullets(lines: Iterable[str]) -> str:
+    """Lines as a Markdown bullet list."""
+    return "\n".join(f"- {line.strip()}" for line in lines if line.strip())
+
+
+# libyaml's emitter when PyYAML was built with it: the pure-Python one is 10x slower.
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def as_yaml(data: Any) -> str:
+    """Data as block YAML that keeps non-ASCII text readable."""
+    dumped: str = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
+    return dumped.rstrip("\n")
+
+
+def render_state(
+    state: StoryState,
+    *,
+    characters: Collection[str] | None = None,
+    threads: Collection[str] = (),
+) -> str:
+    """The state as YAML: the characters (all, or only ``characters``), open threads.
+
+    Threads paid off or not yet planted are left out unless named in
+    ``threads``: a long book's closed threads would otherwise grow every prompt.
+    """
+    cast = {
+        name: _character(person)
+        for name, person in state.characters.items()
+        if characters is None or name in characters
+    }
+    open_threads = {
+        ident: thread.model_dump(mode="json", exclude={"id"}, exclude_none=True)
+        for ident, thread in state.foreshadowing.items()
+        if thread.status == "planted" or ident in threads
+    }
+    conflicts = {
+        ident: conflict.description or ident
+        for ident, conflict in state.conflicts.items()
+        if conflict.status == "open"
+    }
+    data: dict[str, Any] = {"characters": cast}
+    if open_threads:
+        data["foreshadowing"] = open_threads
+    if conflicts:
+        data["open_conflicts"] = conflicts
+    return as_yaml(data)
+
+
+def _character(person: CharacterState) -> dict[str, Any]:
+    if not person.alive:
+        return {"alive": False}
+    doc = person.model_dump(mode="json", exclude={"name", "role", "alive"})
+    return {field: value for field, value in doc.items() if value not in ({}, [], "")}
+
+
+def render_changes(changes: Iterable[PlannedChange]) -> str:
+    """Planned changes as ``- key.field -> value`` lines."""
+    return "\n".join(
+        f"- {change.key} . {change.field} -> {_inline(change.new)}" for change in changes
+    )
+
+
+def _inline(value: Any) -> str:
+    dumped: str = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000)
+    return dumped.strip().removesuffix("...").strip()
+
+
+def render_plan_outline(plans: Iterable[ChapterPlan]) -> str:
+    """A compact outline, one line per chapter (for the continuity editor)."""
+    return "\n".join(
+        f"{plan.number}. {plan.title} | {plan.setting} | {', '.join(plan.characters)}"
+        f" | plants {plan.plants or '-'} | pays off {plan.payoffs or '-'}"
+        for plan in plans
+    )

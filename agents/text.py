@@ -1,0 +1,15 @@
+"""Script detection shared by word counts and token estimates."""
+
+from __future__ import annotations
+
+import re
+
+# Han ideographs (CJK unified, extension A, compatibility, extensions B+),
+# kana and hangul: scripts written without spaces, one unit per character.
+CJK_CHAR = re.compile(
+    "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
+)
+# A run of letters or digits, with inner apostrophes or hyphens ("don't", "well-lit").
+LATIN_WORD = re.compile("[^\\W_]+(?:['\u2019\\-][^\\W_]+)*")
+# A whitespace-separated token without a single letter or digit ("—", "#", "...").
+NO_WORD_TOKEN = re.compile(r"(?<!\S)(?:[^\s\w]|_)+(?!\S)")

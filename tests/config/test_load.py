@@ -1,0 +1,212 @@
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.config import (
+    AgentModels,
+    LLMSection,
+    agent_settings,
+    config_json_schema,
+    given_outline,
+    initial_state,
+    load_config,
+    project_brief,
+)
+from orchestrator.config_errors import ConfigError
+from tests.config.conftest import EXAMPLE, minimal
+
+WriteConfig = Callable[[Any], Path]
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert isinstance(caught.value, ValueError)
+    message = str(caught.value)
+    assert path.name in message
+    return message
+
+
+def test_the_example_project_loads_and_runs_offline() -> None:
+    config = load_config(EXAMPLE)
+    assert config.project.chapters == 12
+    assert len(config.characters) == 5
+    assert config.llm.provider == "offline"
+    assert config.llm.latency_ms == 0
+    assert config.orchestrator.workers == 20
+    state = initial_state(config)
+    assert state.characters["Mara Quell"].location == "the Harbour Office"
+    assert "her father's ledger" in state.characters["Mara Quell"].inventory
+    brief = project_brief(config)
+    assert brief.initial == state
+    assert len(brief.world) == 5
+    assert agent_settings(config, "writer").model == "offline"
+
+
+def test_defaults_fill_what_a_minimal_file_leaves_out(write_config: WriteConfig) -> None:
+    config = load_config(write_config(minimal()))
+    assert config.project.language == "en"
+    assert (config.orchestrator.workers, config.orchestrator.mode) == (20, "parallel")
+    assert config.orchestrator.max_attempts == 3
+    assert (config.llm.latency_ms, config.llm.drift) == (0, 0)
+    assert config.state.url is None
+    thresholds = config.state.thresholds
+    assert (thresholds.lock_wait_p99_ms, thresholds.action) == (100, "warn")
+    assert config.world == []
+
+
+def test_world_notes_may_be_one_string(write_config: WriteConfig) -> None:
+    data = minimal() | {"world": "It always rains."}
+    assert load_config(write_config(data)).world == ["It always rains."]
+
+
+def test_bad_yaml_syntax_gives_the_line_and_column(write_config: WriteConfig) -> None:
+    message = _error(write_config("project:\n  title: T\n    premise: [unclosed\n"))
+    assert "novel.yaml:3:" in message
+    assert "invalid YAML" in message
+
+
+def test_a_missing_required_field_is_named(write_config: WriteConfig) -> None:
+    data = minimal()
+    del data["project"]["premise"]
+    message = _error(write_config(data))
+    assert "project.premise: required field is missing" in message
+
+
+def test_a_wrong_type_deep_in_the_characters_is_named_with_its_path(
+    write_config: WriteConfig,
+) -> None:
+    data = minimal()
+    data["characters"][2]["initial"]["location"] = 42
+    message = _error(write_config(data))
+    assert "characters[2].initial.location: expected a string, got 42" in message
+    line = next(
+        n for n, text in enumerate(write_config(data).read_text().splitlines(), 1) if "42" in text
+    )
+    assert f"novel.yaml:{line}: characters[2]" in message
+
+
+def test_an_unknown_key_is_named_with_a_suggestion(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["characters"][0]["inital"] = data["characters"][0].pop("initial")
+    message = _error(write_config(data))
+    assert "characters[0].inital: unknown key; did you mean 'initial'?" in message
+    assert "characters[0].initial: required field is missing" in message
+
+
+def test_every_problem_is_listed_one_per_line(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["project"]["language"] = "fr"
+    data["characters"][1]["initial"]["location"] = ["two", "places"]
+    data["llm"] = {"drift": 2}
+    data["orchestrator"] = {"mode": "window"}
+    lines = _error(write_config(data)).splitlines()
+    assert lines[0].endswith("4 problems in the project file")
+    paths = [line.split(": ")[1] for line in lines[1:]]
+    assert paths == [
+        "project.language",
+        "characters[1].initial.location",
+        "llm.drift",
+        "orchestrator.window",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "got nothing (the file is empty)"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("project: {}\nproject: {}\n", "duplicate key 'project' (first at line 1)"),
+    ],
+)
+def test_a_file_that_is_no_project_is_refused(
+    write_config: WriteConfig, content: str, expected: str
+) -> None:
+    assert expected in _error(write_config(content))
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    assert "no such file" in _error(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"llm": {"provider": "anthropic"}}, "llm.model: required when provider is anthropic"),
+        ({"llm": {"provider": "anthropic", "model": "m", "base_url": "ftp://x"}}, "llm.base_url"),
+        ({"state": {"url": "mysql://db"}}, "state.url: unknown backend 'mysql'"),
+        ({"orchestrator": {"mode": "sequential", "window": 3}}, "orchestrator.window: only used"),
+        ({"characters": []}, "characters: "),
+    ],
+)
+def test_values_that_do_not_fit_together_are_named(
+    write_config: WriteConfig, change: dict[str, Any], expected: str
+) -> None:
+    assert expected in _error(write_config(minimal() | change))
+
+
+def test_duplicate_character_names_are_refused(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["characters"][2]["name"] = "Ann"
+    assert "characters[2].name: duplicate name, also characters[0]" in _error(write_config(data))
+
+
+def _plan(number: int, pov: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "number": number,
+        "title": f"C{number}",
+        "pov": pov,
+        "setting": "home",
+        "beats": ["b"],
+    } | extra
+
+
+def test_a_given_outline_is_used_as_is(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["project"]["outline"] = [
+        _plan(1, "Ann", plants=["the-key"]),
+        _plan(2, "Ben", changes=[{"key": "characters/Ann", "field": "location", "new": "mill"}]),
+        _plan(3, "Cy", payoffs=["the-key"]),
+    ]
+    config = load_config(write_config(data))
+    outline = given_outline(config)
+    assert outline is not None
+    assert len(outline.chapters) == 3
+    ledger = initial_state(config, outline).foreshadowing
+    assert ledger["the-key"].payoff_due == 3
+    assert ledger["the-key"].description == "the key"
+
+
+def test_a_given_outline_must_fit_the_project(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["project"]["outline"] = [_plan(1, "Ann"), _plan(2, "Zed", payoffs=["ghost"])]
+    message = _error(write_config(data))
+    assert "project.outline: has 2 chapters, project.chapters is 3" in message
+    assert "project.outline[1]: unknown characters ['Zed']" in message
+    assert "pays off thread 'ghost'" in message
+
+
+def test_per_agent_models_override_the_default() -> None:
+    models = AgentModels(planner="claude-a")
+    llm = LLMSection(provider="anthropic", model="claude-b", models=models)
+    assert (llm.model_for("planner"), llm.model_for("writer")) == ("claude-a", "claude-b")
+    assert LLMSection(model="claude-b").model_for("writer") == "offline"
+
+
+def test_the_json_schema_describes_the_file() -> None:
+    schema = json.loads(json.dumps(config_json_schema()))
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert set(schema["properties"]) == {
+        "project",
+        "characters",
+        "world",
+        "llm",
+        "orchestrator",
+        "state",
+    }
+    assert set(schema["required"]) == {"project", "characters"}
+    assert schema["additionalProperties"] is False
+    assert {"type": "string"} in schema["properties"]["world"]["anyOf"]
