@@ -14,6 +14,8 @@ returns; the group amortizes the lock, the fsync and the file rewrite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ class GroupCommitter:
         self._slot = asyncio.Lock()  # FIFO among this process's writers
         self._queued = 0
         self._group: _Group | None = None
+        self._rescuers: set[asyncio.Task[None]] = set()
 
     def transaction(self, op: str = "transaction") -> _TransactionContext:
         return _TransactionContext(self, op)
@@ -52,23 +55,43 @@ class GroupCommitter:
         self._queued += 1
         try:
             await self._slot.acquire()
-        finally:
+        except BaseException:
             self._queued -= 1
+            self._rescue_orphan()
+            raise
+        self._queued -= 1
         if self._group is not None:
             return self._group
         try:
             lock_cm = self.backend.exclusive()
-            session = await lock_cm.__aenter__()
-            try:
-                buffer = GroupBuffer(session=session, next_seq=await session.last_seq() + 1)
-            except BaseException as exc:
-                await lock_cm.__aexit__(type(exc), exc, exc.__traceback__)
-                raise
+            buffer = GroupBuffer(session=await lock_cm.__aenter__())
         except BaseException:
             self._slot.release()
             raise
         self._group = _Group(buffer=buffer, lock_cm=lock_cm)
         return self._group
+
+    def _rescue_orphan(self) -> None:
+        """A writer was handed the slot's turn but is gone (cancelled while queued).
+
+        The writers of the open group wait for someone to close it; if no one is
+        left to take the slot, close the group from a task of its own.
+        """
+        group = self._group
+        if group is None or self._queued > 0 or self._slot.locked():
+            return
+        task = asyncio.get_running_loop().create_task(self._close_orphan(group))
+        self._rescuers.add(task)
+        task.add_done_callback(self._rescuers.discard)
+
+    async def _close_orphan(self, group: _Group) -> None:
+        await self._slot.acquire()
+        if self._group is not group:
+            self._slot.release()
+            return
+        # The group's writers receive the outcome, error or not.
+        with contextlib.suppress(Exception):
+            await self._close(group)
 
     async def _leave(self, group: _Group) -> float:
         """Hand the slot on within the group, or close the group; raises if the commit fails.
@@ -113,6 +136,11 @@ class GroupCommitter:
             raise error
 
 
+_current: contextvars.ContextVar[GroupCommitter | None] = contextvars.ContextVar(
+    "state_transaction", default=None
+)
+
+
 class _TransactionContext:
     def __init__(self, committer: GroupCommitter, op: str) -> None:
         self._committer = committer
@@ -121,8 +149,13 @@ class _TransactionContext:
         self._tx: Transaction | None = None
         self._asked = 0.0
         self._held = 0.0
+        self._token: contextvars.Token[GroupCommitter | None] | None = None
 
     async def __aenter__(self) -> Transaction:
+        if _current.get() is self._committer:
+            # The outer transaction holds the slot the inner one would wait for.
+            raise RuntimeError("a transaction cannot be opened inside another on the same store")
+        self._token = _current.set(self._committer)
         self._asked = time.perf_counter()
         self._group = await self._committer._enter()
         self._held = time.perf_counter()
@@ -137,7 +170,9 @@ class _TransactionContext:
     ) -> None:
         assert self._group is not None
         assert self._tx is not None
-        outcome: Outcome = "abort" if exc_type is not None else "commit"
+        if self._token is not None:
+            _current.reset(self._token)
+        outcome: Outcome = "abort" if exc_type is not None else self._tx.outcome
         if exc_type is None:
             self._tx._merge_into_group()
         else:

@@ -119,7 +119,7 @@ class StateManager:
             }
             kept = _kept_seqs(view.docs)
             events = sorted(
-                (json.loads(e.body) for e in view.events if e.seq in kept),
+                (json.loads(e.body) for e in view.events if e.seq in kept),  # kept: deltas only
                 key=lambda body: (body["chapter"], body["seq"]),
             )
             changes = ((c["key"], c["field"], c["new"]) for body in events for c in body["changes"])
@@ -139,6 +139,8 @@ class StateManager:
             result: list[Event] = []
             async for stored in self.backend.events(after_seq=after_seq):
                 body = json.loads(stored.body)
+                if body.get("kind") != "delta":
+                    continue  # an event a raw transaction appended: not a delta
                 if chapter is not None and body["chapter"] != chapter:
                     continue
                 event = Event.model_validate({**body, "superseded": stored.seq not in kept})
@@ -174,6 +176,7 @@ async def _apply_in(tx: Transaction, delta: StateDelta) -> ApplyResult:
     idem = delta.idempotency_key
     done = await tx.get(f"applied/{idem}")
     if done is not None:
+        tx.outcome = "duplicate"
         return ApplyResult(applied=False, duplicate=True, idempotency_key=idem, **done)
     previous = await tx.get(kept_key(delta.chapter))
     if previous is not None and previous["attempt"] > delta.attempt:
@@ -229,6 +232,7 @@ def _last_per_field(changes: list[FieldChange]) -> list[FieldChange]:
 
 def _event_body(delta: StateDelta) -> dict[str, Any]:
     return {
+        "kind": "delta",
         "idempotency_key": delta.idempotency_key,
         "run_id": delta.run_id,
         "chapter": delta.chapter,

@@ -117,6 +117,7 @@ class StateDelta(_Record):
 class Event(_Record):
     """A committed StateDelta as it sits in the history."""
 
+    kind: Literal["delta"] = "delta"
     seq: int
     idempotency_key: str
     run_id: str
@@ -142,6 +143,7 @@ class ApplyResult(_Record):
 
     applied: bool
     duplicate: bool
+    kind: Literal["delta"] = "delta"
     seq: int
     idempotency_key: str
     conflicts: list[Conflicting] = Field(default_factory=list)

@@ -124,8 +124,10 @@ class ProcessLock:
             raise LockTimeoutError(str(self.path), time.monotonic() - started) from None
 
     def release(self) -> None:
+        if self._fd is None:  # closed: the kernel dropped the lock with the descriptor
+            return
         with contextlib.suppress(OSError):
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 def _try_flock(fd: int) -> bool:

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from state.backend import StoredEvent, WriteSession
 from state.jsontypes import JSON
 
 
 def encode(value: JSON) -> str:
-    """Canonical compact JSON text (sorted keys) for storage and digests."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    """Canonical compact JSON text (sorted keys) for storage and digests.
+
+    Raises ValueError for text that cannot be stored as UTF-8 (a lone surrogate),
+    so the transaction that tried fails, not the group commit it would join.
+    """
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not storable as UTF-8: {exc.reason}") from None
+    return text
 
 
 @dataclass
@@ -25,7 +34,7 @@ class GroupBuffer:
     """What the transactions of one group commit have written so far."""
 
     session: WriteSession
-    next_seq: int
+    next_seq: int | None = None  # looked up on the first event: most transactions append none
     writes: dict[str, str | None] = field(default_factory=dict)
     events: list[StoredEvent] = field(default_factory=list)
 
@@ -38,6 +47,7 @@ class Transaction:
         self._writes: dict[str, str | None] = {}
         self._events: list[StoredEvent] = []
         self._closed = False
+        self.outcome: Literal["commit", "duplicate"] = "commit"
 
     def _check_open(self) -> None:
         if self._closed:
@@ -79,15 +89,22 @@ class Transaction:
     async def append_event(self, body: dict[str, Any], chapter: int = 0) -> int:
         """Append an event; returns the sequence number it will have once committed."""
         self._check_open()
+        if self._group.next_seq is None:
+            self._group.next_seq = await self._group.session.last_seq() + 1
         seq = self._group.next_seq + len(self._events)
-        record = {**body, "seq": seq}
-        self._events.append(StoredEvent(seq=seq, chapter=chapter, body=encode(record)))
+        try:
+            encoded = encode({**body, "seq": seq, "chapter": chapter})
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"event is not JSON-serialisable: {exc}") from None
+        self._events.append(StoredEvent(seq=seq, chapter=chapter, body=encoded))
         return seq
 
     def _merge_into_group(self) -> None:
         self._group.writes.update(self._writes)
         self._group.events.extend(self._events)
-        self._group.next_seq += len(self._events)
+        if self._events:
+            assert self._group.next_seq is not None
+            self._group.next_seq += len(self._events)
         self._closed = True
 
     def _discard(self) -> None:

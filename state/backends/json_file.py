@@ -71,9 +71,14 @@ def render(seq: int, docs: Mapping[str, str], events: Sequence[StoredEvent]) -> 
     )
     event_lines = ",\n".join(e.body for e in events)
     body = f'{{"seq":{seq},"docs":{{\n{doc_lines}\n}},"events":[\n{event_lines}\n]}}'
-    crc = zlib.crc32(body.encode("utf-8"))
+    crc = _checksum(SCHEMA_VERSION, body)
     header = f'{{"format":"{FORMAT}","schema":{SCHEMA_VERSION},"crc32":"{crc:08x}","body":'
     return f"{header}{body}}}\n".encode()
+
+
+def _checksum(schema: int, body: str) -> int:
+    """CRC-32 over the format, the schema version and the body: no bit of them flips unseen."""
+    return zlib.crc32(body.encode("utf-8"), zlib.crc32(f"{FORMAT}/{schema}".encode()))
 
 
 _BODY_START = re.compile(r'^\{"seq":(\d+),"docs":\{$')
@@ -97,10 +102,10 @@ def parse(path: Path, data: bytes) -> tuple[int, dict[str, str], list[StoredEven
     if fmt != FORMAT or not body.endswith("]}}"):
         raise CorruptStateError(where, "the file is truncated or not a state file")
     body = body[:-1]
-    if f"{zlib.crc32(body.encode('utf-8')):08x}" != crc:
-        raise CorruptStateError(where, "checksum mismatch (the file was damaged or truncated)")
-    if schema > SCHEMA_VERSION:
+    if schema != SCHEMA_VERSION:
         raise SchemaVersionError(where, schema, SCHEMA_VERSION)
+    if f"{_checksum(schema, body):08x}" != crc:
+        raise CorruptStateError(where, "checksum mismatch (the file was damaged or truncated)")
     try:
         return _split_body(body)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
@@ -158,14 +163,18 @@ class JSONFileBackend(Backend):
         if fstype and not self.allow_network_fs:
             raise NetworkFilesystemError(str(folder), fstype)
         self.lock.open()
-        await self.lock.acquire()
         try:
-            if not self.path.exists():
-                self._write(0, {}, [])
-                fsync_dir(folder)
-            self._refresh()
-        finally:
-            self.lock.release()
+            await self.lock.acquire()
+            try:
+                if not self.path.exists():
+                    self._write(0, {}, [])
+                    fsync_dir(folder)
+                self._refresh()
+            finally:
+                self.lock.release()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         self._drop_cache()

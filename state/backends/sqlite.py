@@ -104,21 +104,22 @@ class SQLiteBackend(Backend):
     async def open(self) -> None:
         self._check_path()
         self.lock.open()
-        await self.lock.acquire()
         try:
-            self._writer = self._connect_writer()
-            self._setup(self._writer)
+            await self.lock.acquire()
+            try:
+                self._writer = self._connect_writer()
+                self._setup(self._writer)
+            finally:
+                self.lock.release()
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self._reader.execute("PRAGMA query_only = ON")
         except sqlite3.DatabaseError as exc:
             await self.close()
             raise CorruptStateError(str(self.path), str(exc)) from None
         except BaseException:
             await self.close()
             raise
-        finally:
-            self.lock.release()
-        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await self._reader.execute("PRAGMA query_only = ON")
 
     def _check_path(self) -> None:
         folder = self.path.parent
@@ -137,12 +138,15 @@ class SQLiteBackend(Backend):
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.OperationalError as exc:
             raise StateOpenError(str(self.path), str(exc)) from None
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StateOpenError(str(self.path), f"WAL mode is not available (got {mode})")
+            conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self.durability]}")
+        except BaseException:
             conn.close()
-            raise StateOpenError(str(self.path), f"WAL mode is not available (got {mode})")
-        conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self.durability]}")
+            raise
         return conn
 
     def _setup(self, conn: sqlite3.Connection) -> None:
@@ -223,12 +227,14 @@ class SQLiteBackend(Backend):
                 )
             failpoint("sqlite.before_commit")
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._cache.clear()
             self._seq = None
-            raise _write_error(str(self.path), exc) from exc
+            if isinstance(exc, sqlite3.Error):
+                raise _write_error(str(self.path), exc) from exc
+            raise
         self._cache.update(writes)
         if events:
             self._seq = events[-1].seq
