@@ -27,23 +27,20 @@ from pathlib import Path
 
 from state.atomic import fsync_dir, replace_file, temp_path_for
 from state.backend import (
-    Backend,
     Durability,
     HealthCheck,
     ReadView,
     StoredEvent,
     WriteSession,
 )
+from state.backends.local_file import LocalFileBackend
 from state.errors import (
     CorruptStateError,
-    NetworkFilesystemError,
     SchemaVersionError,
     StateOpenError,
     StateWriteError,
 )
 from state.failpoints import failpoint
-from state.netfs import network_fstype
-from state.proclock import ProcessLock
 from state.schema import SCHEMA_VERSION
 
 FORMAT = "novel-orchestrator-state"
@@ -135,7 +132,7 @@ def _event_from_line(line: str) -> StoredEvent:
     return StoredEvent(seq=int(body["seq"]), chapter=int(body.get("chapter", 0)), body=line)
 
 
-class JSONFileBackend(Backend):
+class JSONFileBackend(LocalFileBackend):
     """``json:///path/state.json``: for prototypes and small books."""
 
     scheme = "json"
@@ -147,28 +144,20 @@ class JSONFileBackend(Backend):
         lock_timeout_s: float = 60.0,
         allow_network_fs: bool = False,
     ) -> None:
-        super().__init__(str(path), durability)
-        self.path = path
-        self.lock = ProcessLock(path.with_name(path.name + ".lock"), lock_timeout_s)
-        self.allow_network_fs = allow_network_fs
+        super().__init__(path, durability, lock_timeout_s, allow_network_fs)
         self._loaded: _Loaded | None = None
         self._local = asyncio.Lock()
         self._dir_dirty = False
 
     async def open(self) -> None:
-        folder = self.path.parent
-        if not folder.is_dir():
-            raise StateOpenError(str(self.path), f"the folder {folder} does not exist")
-        fstype = network_fstype(folder)
-        if fstype and not self.allow_network_fs:
-            raise NetworkFilesystemError(str(folder), fstype)
+        self.check_folder()
         self.lock.open()
         try:
             await self.lock.acquire()
             try:
                 if not self.path.exists():
                     self._write(0, {}, [])
-                    fsync_dir(folder)
+                    fsync_dir(self.path.parent)
                 self._refresh()
             finally:
                 self.lock.release()

@@ -27,23 +27,20 @@ from typing import Any
 import aiosqlite
 
 from state.backend import (
-    Backend,
     Durability,
     HealthCheck,
     ReadView,
     StoredEvent,
     WriteSession,
 )
+from state.backends.local_file import LocalFileBackend
 from state.errors import (
     CorruptStateError,
-    NetworkFilesystemError,
     SchemaVersionError,
     StateOpenError,
     StateWriteError,
 )
 from state.failpoints import failpoint
-from state.netfs import network_fstype
-from state.proclock import ProcessLock
 from state.schema import SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 5000
@@ -73,7 +70,7 @@ def _write_error(where: str, exc: sqlite3.Error) -> Exception:
     return StateWriteError(where, OSError(getattr(exc, "sqlite_errorcode", 0), message))
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(LocalFileBackend):
     """``sqlite:///path/state.db``: for production on one machine."""
 
     scheme = "sqlite"
@@ -85,10 +82,7 @@ class SQLiteBackend(Backend):
         lock_timeout_s: float = 60.0,
         allow_network_fs: bool = False,
     ) -> None:
-        super().__init__(str(path), durability)
-        self.path = path
-        self.lock = ProcessLock(path.with_name(path.name + ".lock"), lock_timeout_s)
-        self.allow_network_fs = allow_network_fs
+        super().__init__(path, durability, lock_timeout_s, allow_network_fs)
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._local = asyncio.Lock()
@@ -122,12 +116,7 @@ class SQLiteBackend(Backend):
             raise
 
     def _check_path(self) -> None:
-        folder = self.path.parent
-        if not folder.is_dir():
-            raise StateOpenError(str(self.path), f"the folder {folder} does not exist")
-        fstype = network_fstype(folder)
-        if fstype and not self.allow_network_fs:
-            raise NetworkFilesystemError(str(folder), fstype)
+        self.check_folder()
         if self.path.exists() and self.path.stat().st_size > 0:
             with open(self.path, "rb") as handle:
                 if handle.read(16) != _SQLITE_MAGIC:
