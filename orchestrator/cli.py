@@ -74,7 +74,7 @@ def bench() -> None:
 @click.option(
     "--dir",
     "folder",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
     default=None,
     help="Folder for the temporary store (default: the system temp folder).",
 )
@@ -143,7 +143,7 @@ def state_snapshot(url: str, as_of_chapter: int | None) -> None:
     """Print the story state as JSON."""
 
     async def read() -> dict[str, Any]:
-        async with open_state(url) as manager:
+        async with open_state(url, create=False) as manager:
             return (await manager.snapshot(as_of_chapter)).model_dump(mode="json")
 
     click.echo(json.dumps(asyncio.run(read()), indent=2, ensure_ascii=False))
@@ -158,7 +158,7 @@ def state_history(url: str, chapter: int | None, key: str | None) -> None:
     """Print the committed deltas, one JSON object per line."""
 
     async def read() -> list[str]:
-        async with open_state(url) as manager:
+        async with open_state(url, create=False) as manager:
             events = await manager.history(chapter=chapter, key=key)
             return [e.model_dump_json() for e in events]
 

@@ -13,9 +13,10 @@ from state.manager import StateManager
 from state.url import StateURL, parse_state_url
 
 
-def make_backend(url: StateURL) -> Backend:
-    """The backend a parsed URL names (not yet opened)."""
+def make_backend(url: StateURL, create: bool = True) -> Backend:
+    """The backend a parsed URL names (not yet opened); ``create=False`` refuses a missing store."""
     options = {
+        "create": create,
         "durability": url.durability,
         "lock_timeout_s": url.lock_timeout_s,
         "allow_network_fs": url.allow_network_fs,
@@ -25,18 +26,23 @@ def make_backend(url: StateURL) -> Backend:
     return SQLiteBackend(url.path, **options)  # type: ignore[arg-type]
 
 
-async def connect(url: str, base_dir: Path | None = None) -> StateManager:
+async def connect(url: str, base_dir: Path | None = None, create: bool = True) -> StateManager:
     """Open a store and return its manager; the caller must ``await manager.close()``."""
     parsed = parse_state_url(url, base_dir)
-    backend = make_backend(parsed)
+    backend = make_backend(parsed, create)
     await backend.open()
     return StateManager(backend, str(parsed))
 
 
 @asynccontextmanager
-async def open_state(url: str, base_dir: Path | None = None) -> AsyncIterator[StateManager]:
-    """``async with open_state("sqlite:///runs/x/state.db") as manager: ...``"""
-    manager = await connect(url, base_dir)
+async def open_state(
+    url: str, base_dir: Path | None = None, create: bool = True
+) -> AsyncIterator[StateManager]:
+    """``async with open_state("sqlite:///runs/x/state.db") as manager: ...``
+
+    With ``create=False`` a path with no store is an error, not a new empty store.
+    """
+    manager = await connect(url, base_dir, create)
     try:
         yield manager
     finally:

@@ -143,8 +143,9 @@ class JSONFileBackend(LocalFileBackend):
         durability: Durability = "full",
         lock_timeout_s: float = 60.0,
         allow_network_fs: bool = False,
+        create: bool = True,
     ) -> None:
-        super().__init__(path, durability, lock_timeout_s, allow_network_fs)
+        super().__init__(path, durability, lock_timeout_s, allow_network_fs, create)
         self._loaded: _Loaded | None = None
         self._local = asyncio.Lock()
         self._dir_dirty = False

@@ -19,11 +19,13 @@ class LocalFileBackend(Backend):
         durability: Durability = "full",
         lock_timeout_s: float = 60.0,
         allow_network_fs: bool = False,
+        create: bool = True,
     ) -> None:
         super().__init__(str(path), durability)
         self.path = path
         self.lock = ProcessLock(path.with_name(path.name + ".lock"), lock_timeout_s)
         self.allow_network_fs = allow_network_fs
+        self.create = create
 
     def check_folder(self) -> None:
         """The folder must exist and be local (flock and WAL are unreliable on network disks)."""
@@ -33,3 +35,5 @@ class LocalFileBackend(Backend):
         fstype = network_fstype(folder)
         if fstype and not self.allow_network_fs:
             raise NetworkFilesystemError(str(folder), fstype)
+        if not self.create and not self.path.exists():
+            raise StateOpenError(str(self.path), "there is no state store at this path")

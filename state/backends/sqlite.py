@@ -81,8 +81,9 @@ class SQLiteBackend(LocalFileBackend):
         durability: Durability = "full",
         lock_timeout_s: float = 60.0,
         allow_network_fs: bool = False,
+        create: bool = True,
     ) -> None:
-        super().__init__(path, durability, lock_timeout_s, allow_network_fs)
+        super().__init__(path, durability, lock_timeout_s, allow_network_fs, create)
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._local = asyncio.Lock()

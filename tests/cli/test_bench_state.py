@@ -62,3 +62,28 @@ def test_missing_folder_is_reported(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_inspecting_a_missing_store_does_not_create_one(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path}/typo.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "state", "history", url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "no state store at this path" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_in_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "bench", "state", "--dir", str(tmp_path / "no")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
