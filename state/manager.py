@@ -90,6 +90,19 @@ class StateManager:
     async def is_initialized(self) -> bool:
         return await self.backend.get("meta/schema") is not None
 
+    async def put_meta(self, name: str, doc: dict[str, Any]) -> None:
+        """Keep a named document beside the story (``meta/<name>``), e.g. the outline."""
+        if not name or "/" in name or name == "schema":
+            raise ValueError(f"meta name must be one path segment other than 'schema': {name!r}")
+        async with self.transaction("put_meta") as tx:
+            await tx.put(f"meta/{name}", doc)
+
+    async def meta(self, name: str) -> dict[str, Any] | None:
+        """A document kept with ``put_meta``, or None."""
+        async with self._read("meta"):
+            raw = await self.backend.get(f"meta/{name}")
+            return None if raw is None else dict(json.loads(raw))
+
     # -- applying deltas -------------------------------------------------------------
 
     async def apply(self, delta: StateDelta) -> ApplyResult:
@@ -201,6 +214,7 @@ async def _apply_in(tx: Transaction, delta: StateDelta) -> ApplyResult:
             )
         logs.set_entry(change, delta.chapter, delta.attempt)
         touched.append([change.key, change.field])
+    conflicts += await _stale_reads(logs, delta)
     invalidated = await logs.invalidated_after(delta.chapter)
     await logs.write_back()
     seq = await tx.append_event(_event_body(delta), chapter=delta.chapter)
@@ -219,6 +233,20 @@ async def _apply_in(tx: Transaction, delta: StateDelta) -> ApplyResult:
     }
     await tx.put(f"applied/{idem}", outcome)
     return ApplyResult(applied=True, duplicate=False, idempotency_key=idem, **outcome)
+
+
+async def _stale_reads(logs: _FieldLogs, delta: StateDelta) -> list[Conflicting]:
+    """Reads whose value differs from the state as of the chapter (changes excluded)."""
+    stale = []
+    for read in delta.reads:
+        log = (await logs.of(read.key)).get(read.field, [])
+        initial = await logs.initial_value(read.key, read.field)
+        actual = field_value_before(log, delta.chapter, initial)
+        if actual != read.value:
+            stale.append(
+                Conflicting(key=read.key, field=read.field, expected=read.value, actual=actual)
+            )
+    return stale
 
 
 def _last_per_field(changes: list[FieldChange]) -> list[FieldChange]:
@@ -240,6 +268,7 @@ def _event_body(delta: StateDelta) -> dict[str, Any]:
         "author": delta.author,
         "at": utcnow().isoformat(),
         "changes": [c.model_dump(mode="json") for c in delta.changes],
+        "reads": [r.model_dump(mode="json") for r in delta.reads],
     }
 
 
@@ -287,7 +316,11 @@ class _FieldLogs:
         return sorted(stale)
 
     async def write_back(self) -> None:
+        """Write the logs and documents of the fields changed (not those only read)."""
+        changed = {key for key, _ in self._touched}
         for key, log in self._logs.items():
+            if key not in changed:
+                continue
             log = {f: entries for f, entries in log.items() if entries}
             await self._tx.put(f"fieldlog/{key}", log)
             doc = materialize(self._initial[key], log)

@@ -9,9 +9,9 @@ deltas, in chapter order, over the initial state.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from state.jsontypes import JSON
 
@@ -73,40 +73,57 @@ class ChapterRecord(_Record):
     error: str | None = None
 
 
+def _story_key(key: str) -> str:
+    kind, _, ident = key.partition("/")
+    if kind not in STORY_KINDS or not ident or "/" in ident:
+        raise ValueError(
+            f"key must be <kind>/<id> with kind one of {', '.join(STORY_KINDS)}, got {key!r}"
+        )
+    return key
+
+
+def _field_name(field: str) -> str:
+    if not field or "/" in field:
+        raise ValueError(f"field must be a top-level field name, got {field!r}")
+    return field
+
+
+StoryKey = Annotated[str, AfterValidator(_story_key)]
+FieldName = Annotated[str, AfterValidator(_field_name)]
+
+
 class FieldChange(_Record):
     """One field of one document, from ``old`` to ``new``."""
 
-    key: str
-    field: str
+    key: StoryKey
+    field: FieldName
     old: JSON = None
     new: JSON = None
 
-    @field_validator("key")
-    @classmethod
-    def _two_part_key(cls, key: str) -> str:
-        kind, _, ident = key.partition("/")
-        if kind not in STORY_KINDS or not ident or "/" in ident:
-            raise ValueError(
-                f"key must be <kind>/<id> with kind one of {', '.join(STORY_KINDS)}, got {key!r}"
-            )
-        return key
 
-    @field_validator("field")
-    @classmethod
-    def _plain_field(cls, field: str) -> str:
-        if not field or "/" in field:
-            raise ValueError(f"field must be a top-level field name, got {field!r}")
-        return field
+class FieldRead(_Record):
+    """A field a chapter relied on, and the value it read (part of its read set)."""
+
+    key: StoryKey
+    field: FieldName
+    value: JSON = None
 
 
 class StateDelta(_Record):
-    """The field-level changes one attempt at one chapter made."""
+    """The field-level changes one attempt at one chapter made, and what it read.
+
+    ``reads`` is the chapter's read set beyond the ``old`` values of its
+    changes: fields it relied on without changing them (a character on stage
+    being alive, what they hold and know). ``apply`` reports a read that no
+    longer matches the state as of the chapter as a conflict.
+    """
 
     run_id: str = "default"
     chapter: int = Field(ge=1)
     attempt: int = Field(default=1, ge=1)
     author: str = ""
     changes: list[FieldChange] = Field(default_factory=list)
+    reads: list[FieldRead] = Field(default_factory=list)
     record: ChapterRecord | None = None
 
     @property
@@ -126,6 +143,7 @@ class Event(_Record):
     author: str = ""
     at: datetime
     changes: list[FieldChange]
+    reads: list[FieldRead] = Field(default_factory=list)
     superseded: bool = False
 
 
