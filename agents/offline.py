@@ -2,8 +2,9 @@
 
 It answers the planner, writer and editor from the structured brief each
 request carries, never from a network. The same request and seed always give
-the same reply. ``latency_ms`` imitates a real model's timing (an
-``asyncio.sleep``, so concurrency behaves as it would against an API);
+the same reply. ``latency_ms`` imitates a real model's timing: a call takes that
+long in all, its own writing included (the rest is an ``asyncio.sleep``, so
+concurrency behaves as it would against an API);
 ``drift`` is the probability that a chapter deviates from its plan, so that
 revision really happens. Its model name is always ``offline``: it never
 pretends to be a real model. Token counts are estimates from text length, and
@@ -65,10 +66,12 @@ class OfflineClient:
         """Reply to ``request`` after the simulated latency."""
         async with self._slot():
             started = time.perf_counter()
-            if self.latency_s > 0:
-                await asyncio.sleep(self.latency_s)
             parsed = self._reply(request, self._rng(request))
             text = parsed.model_dump_json()
+            # The latency is the whole call, its own writing included, as with an API.
+            remaining = self.latency_s - (time.perf_counter() - started)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
             usage = self._usage(request, text, time.perf_counter() - started)
         return LLMResponse(model=OFFLINE_MODEL, usage=usage, text=text, parsed=parsed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -99,7 +100,18 @@ def render_changes(changes: Iterable[PlannedChange]) -> str:
 
 
 def _inline(value: Any) -> str:
-    dumped: str = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10_000)
+    if isinstance(value, str | int | float | bool | None):
+        return _inline_scalar(value)
+    dumped: str = yaml.dump(
+        value, Dumper=_Dumper, allow_unicode=True, default_flow_style=True, width=10_000
+    )
+    return dumped.strip().removesuffix("...").strip()
+
+
+@lru_cache(maxsize=4096, typed=True)  # typed: True and 1 are equal keys otherwise
+def _inline_scalar(value: str | int | float | bool | None) -> str:
+    # Scalars repeat (places, moods): dump each once.
+    dumped: str = yaml.dump(value, Dumper=_Dumper, allow_unicode=True, width=10_000)
     return dumped.strip().removesuffix("...").strip()
 
 

@@ -19,7 +19,10 @@ from agents.schemas import (
 )
 from agents.tokens import estimate_tokens
 from agents.wordcount import count_words
-from state.models import ChapterRecord, FieldChange, StateDelta
+from state.models import CHARACTERS, ChapterRecord, FieldChange, FieldRead, StateDelta
+
+# What a chapter relies on about each character it names (its read set).
+READ_FIELDS = ("alive", "location", "inventory", "knowledge")
 
 # Separators between the system blocks and the message, and rounding, in tokens.
 PROMPT_SLACK = 8
@@ -125,12 +128,14 @@ class ChapterWriter(Agent):
             summary=output.summary,
             read_version=job.state.version,
         )
+        changes = delta_changes(job, output)
         delta = StateDelta(
             run_id=job.run_id,
             chapter=job.plan.number,
             attempt=job.attempt,
             author=self.name,
-            changes=delta_changes(job, output),
+            changes=changes,
+            reads=read_set(job, changes),
             record=record,
         )
         return ChapterDraft(
@@ -164,6 +169,30 @@ def delta_changes(job: ChapterJob, output: ChapterOutput) -> list[FieldChange]:
         FieldChange(key=key, field=field, old=docs.get(key, {}).get(field), new=new)
         for key, field, new in changes
     ]
+
+
+def read_set(job: ChapterJob, changes: list[FieldChange]) -> list[FieldRead]:
+    """What the chapter relied on about its cast without changing it.
+
+    For every character the plan names: alive or dead, what they hold, what
+    they know (where they are is already a change, see ``delta_changes``).
+    If an earlier chapter's committed delta turns out to contradict one of
+    these, this chapter has to be revised.
+    """
+    docs = job.state.documents()
+    changed = {(c.key, c.field) for c in changes}
+    reads = []
+    for name in sorted(job.plan.named_characters()):
+        key = f"{CHARACTERS}/{name}"
+        doc = docs.get(key)
+        if doc is None:
+            continue
+        reads += [
+            FieldRead(key=key, field=field, value=doc.get(field))
+            for field in READ_FIELDS
+            if (key, field) not in changed
+        ]
+    return reads
 
 
 def _problems(job: ChapterJob, output: ChapterOutput) -> list[str]:
