@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import click
 
 from orchestrator import logs
+from orchestrator.bench_run import SCENARIOS
+from orchestrator.bench_run import format_results as format_run_results
+from orchestrator.bench_run import run_bench as run_bench_runs
 from orchestrator.bench_state import BenchConfig, BenchResult, run_bench
+from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
+from orchestrator.display import make_display
 from orchestrator.errors import user_errors
+from orchestrator.metered_client import MeteredClient
+from orchestrator.run import RunRequest, run_novel
+from orchestrator.run_folder import RunFolder, new_run_id
+from orchestrator.status import run_status
 from state import open_state
+
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+LOG_LEVEL: ContextVar[str] = ContextVar("log_level", default="warning")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +39,71 @@ from state import open_state
 )
 def cli(log_level: str) -> None:
     """Plan, write and assemble novels with many LLM agents over one consistent story state."""
+    LOG_LEVEL.set(log_level)
     logs.configure(level=log_level)
+
+
+@cli.command("run")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The run folder (default: runs/<run-id> beside the project file).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override one field of the project file, e.g. --set llm.latency_ms=500 (repeatable).",
+)
+@click.option("--quiet", is_flag=True, help="Print only the run folder at the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
+@user_errors
+def run(
+    config_path: Path, run_dir: Path | None, overrides: tuple[str, ...], quiet: bool, as_json: bool
+) -> None:
+    """Plan, write and assemble the novel a project file describes.
+
+    Exit 0 when every chapter is written, 1 when some failed (the others are
+    kept), 2 for bad input.
+    """
+    config = load_config(config_path, overrides)
+    client = MeteredClient(make_client(config, str(config_path)))
+    run_id = run_dir.name if run_dir else new_run_id(config.project.title)
+    folder = RunFolder.create(run_dir or config_path.parent / "runs" / run_id)
+    logs.configure(level=LOG_LEVEL.get(), json_file=folder.log_path)
+    display = make_display(quiet=quiet, as_json=as_json, tokens=lambda: _tokens(client))
+    request = RunRequest(config=config, config_path=config_path, folder=folder)
+    try:
+        summary = asyncio.run(run_novel(request, display, client))
+    except KeyboardInterrupt:
+        display.close()
+        click.echo(f"interrupted: committed chapters are kept in {folder.root}", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    finally:
+        display.close()
+    display.finish(summary)
+    raise SystemExit(summary.exit_code)
+
+
+def _tokens(client: MeteredClient) -> int:
+    usage = client.usage()
+    return usage.input_tokens + usage.output_tokens + usage.cache_read_tokens
+
+
+@cli.command("status")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def status(run_dir: Path, as_json: bool) -> None:
+    """Show how a run stands: finished (its summary) or still running / interrupted."""
+    report = asyncio.run(run_status(run_dir))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(report.render())
 
 
 @cli.group()
@@ -123,6 +200,51 @@ def format_bench(result: BenchResult) -> str:
             f"  state size     {result.state_bytes:,} bytes",
         ]
     )
+
+
+@bench.command("run")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("config.yaml"),
+    show_default=True,
+    help="The project file the scenarios start from.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    type=click.Choice(list(SCENARIOS)),
+    multiple=True,
+    help="Which scenario (repeatable; default: all). example: the file as is; parallel: "
+    "100 chapters, 20 workers, 500 ms a call; serial: 300 chapters, sequential.",
+)
+@click.option(
+    "--repeat", type=click.IntRange(1, 20), default=3, show_default=True, help="Runs per scenario."
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Folder for the temporary runs (default: the system temp folder).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def bench_run(
+    config_path: Path,
+    scenarios: tuple[str, ...],
+    repeat: int,
+    folder: Path | None,
+    as_json: bool,
+) -> None:
+    """Whole runs: wall time, ratio to the ideal, peak memory, prompt size vs budget."""
+    load_config(config_path)  # a bad file is reported here, once, not by every child
+    results = run_bench_runs(config_path, list(scenarios or SCENARIOS), repeat, folder)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results]))
+    else:
+        click.echo(format_run_results(results))
 
 
 @cli.group("state")

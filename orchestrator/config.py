@@ -7,6 +7,7 @@ listing every problem as ``file:line: field.path: what is expected``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -34,6 +35,7 @@ from orchestrator.config_errors import (
     Loc,
     problems_from,
 )
+from orchestrator.overrides import OverrideError, apply_overrides
 from state.errors import StateURLError
 from state.models import CharacterState, StoryState
 from state.url import parse_state_url
@@ -229,7 +231,11 @@ class StateSection(_Section):
     url: StateURLText | None = Field(
         default=None, description="json://, sqlite://; default: SQLite in the run folder"
     )
-    durability: Literal["full", "normal", "off"] = "full"
+    durability: Literal["full", "group", "normal", "off"] = Field(
+        default="full",
+        description="full: fsync every commit; group: commits that overlap share one fsync; "
+        "normal/off: no fsync per commit (a power cut may lose the last commits)",
+    )
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
 
@@ -315,8 +321,11 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def load_config(path: str | Path) -> ProjectConfig:
-    """Read and validate a project file; ConfigError (a ValueError) says what is wrong."""
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ProjectConfig:
+    """Read and validate a project file; ConfigError (a ValueError) says what is wrong.
+
+    ``overrides`` are ``path=value`` settings applied before validation (``--set``).
+    """
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
@@ -328,16 +337,22 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise _error(source, "is not UTF-8 text") from None
     except OSError as exc:
         raise _error(source, f"cannot be read: {exc.strerror or exc}") from None
-    return parse_config(text, source)
+    return parse_config(text, source, overrides)
 
 
-def parse_config(text: str, source: str | Path = "<config>") -> ProjectConfig:
+def parse_config(
+    text: str, source: str | Path = "<config>", overrides: Sequence[str] = ()
+) -> ProjectConfig:
     """Validate a project file's text; ``source`` names it in errors."""
     data, line_of = _parse_yaml(text, source)
     if not isinstance(data, dict):
         got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
         expected = "expected a mapping with project:, characters:, world:, llm:, ..."
         raise ConfigError(source, [ConfigProblem("", f"{expected}; got {got}", line_of(()))])
+    try:
+        apply_overrides(data, overrides)
+    except OverrideError as exc:
+        raise ConfigError(source, [ConfigProblem("", str(exc))]) from None
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as exc:

@@ -8,7 +8,9 @@ from typing import ParamSpec, TypeVar
 
 import click
 
+from agents.errors import AgentError
 from orchestrator.config_errors import ConfigError
+from orchestrator.run_folder import RunFolderError
 from state.errors import (
     CorruptStateError,
     LockTimeoutError,
@@ -32,8 +34,16 @@ BAD_INPUT: tuple[type[BaseException], ...] = (
     StateOpenError,
     CorruptStateError,
     SchemaVersionError,
+    RunFolderError,
 )
-RUN_FAILURES: tuple[type[BaseException], ...] = (StateWriteError, LockTimeoutError, StateError)
+# OSError last: a full disk or a folder that cannot be written, with the path in the message.
+RUN_FAILURES: tuple[type[BaseException], ...] = (
+    StateWriteError,
+    LockTimeoutError,
+    StateError,
+    AgentError,
+    OSError,
+)
 
 
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:

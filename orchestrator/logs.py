@@ -23,14 +23,23 @@ def redact_secrets(
     return event
 
 
-def configure(level: str = "info", json_file: Path | None = None, console: bool = True) -> None:
-    """Console output for people, optional JSON lines for machines."""
+def configure(
+    level: str = "info",
+    json_file: Path | None = None,
+    console: bool = True,
+    file_level: str = "info",
+) -> None:
+    """Console output for people at ``level``, optional JSON lines at ``file_level``."""
     handlers: list[logging.Handler] = []
     if console:
-        handlers.append(logging.StreamHandler(sys.stderr))
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(level.upper())
+        handlers.append(stream)
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(json_file, encoding="utf-8"))
+        file = logging.FileHandler(json_file, encoding="utf-8")
+        file.setLevel(file_level.upper())
+        handlers.append(file)
     root = logging.getLogger()
     root.handlers[:] = []
     for handler in handlers:
@@ -43,7 +52,8 @@ def configure(level: str = "info", json_file: Path | None = None, console: bool 
             )
         )
         root.addHandler(handler)
-    root.setLevel(level.upper())
+    levels = [h.level for h in handlers] or [logging.getLevelName(level.upper())]
+    root.setLevel(min(levels))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -1,0 +1,60 @@
+"""What the coordinator does with a chapter whose reads no longer hold.
+
+While attempts remain, the contradictions become the notes of the revision
+(``prompts/contradiction.<lang>.md``); after the last attempt they become
+continuity findings, so the writer sees them in ``findings.json`` and the
+summary instead of finding them in the book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agents.prompts import PromptLibrary
+from agents.schemas import ContinuityFinding, FindingKind
+from state.models import Conflicting
+
+_KIND_OF_FIELD: dict[str, FindingKind] = {
+    "alive": "dead_character",
+    "location": "location",
+    "knowledge": "knowledge",
+}
+
+
+def revision_notes(
+    found: Sequence[Conflicting], prompts: PromptLibrary, language: str
+) -> list[str]:
+    """One line per contradiction, in the project language, for the writer's revision prompt."""
+    return [
+        prompts.render(
+            "contradiction",
+            language,
+            subject=item.key.partition("/")[2],
+            field=item.field,
+            actual=_show(item.actual),
+            expected=_show(item.expected),
+        )
+        for item in found
+    ]
+
+
+def unresolved_findings(chapter: int, found: Sequence[Conflicting]) -> list[ContinuityFinding]:
+    """Contradictions left after the last attempt, as continuity findings."""
+    return [
+        ContinuityFinding(
+            chapter=chapter,
+            kind=_KIND_OF_FIELD.get(item.field, "other"),
+            subject=item.key.partition("/")[2],
+            detail=(
+                f"chapter {chapter} assumes {item.key} {item.field} = {_show(item.expected)}, "
+                f"but the chapters before it leave {_show(item.actual)}"
+            ),
+        )
+        for item in found
+    ]
+
+
+def _show(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]" if value else "[]"
+    return repr(value) if isinstance(value, str) else str(value)

@@ -1,0 +1,94 @@
+"""A model client wrapper that records every call: latency, tokens, and its depth.
+
+The depth of a call is its position on the chain of model calls that had to
+happen one after another: 1 + the deepest call already finished when it
+started. The deepest call of a run is its critical path; with a model that
+takes L seconds a call, no scheduler can finish faster than critical path x L,
+which is what ``orchestrator bench run`` compares the wall time with.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from agents.llm import LLMClient, LLMRequest, LLMResponse, Usage
+from agents.schemas import WritingBrief
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One model call as the run saw it."""
+
+    agent: str
+    model: str
+    chapter: int | None
+    attempt: int | None
+    started_s: float
+    latency_s: float
+    depth: int
+    usage: Usage
+    error: str | None = None
+
+
+@dataclass
+class MeteredClient:
+    """Wraps any ``LLMClient``; ``calls`` holds a record of each call in finishing order."""
+
+    inner: LLMClient
+    calls: list[CallRecord] = field(default_factory=list)
+    critical_path: int = 0
+    _origin: float = field(default_factory=time.perf_counter)
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        """Forward ``request`` and record what it cost."""
+        depth = self.critical_path + 1
+        started = time.perf_counter()
+        chapter, attempt = _chapter_of(request)
+        try:
+            response = await self.inner.complete(request)
+        except Exception as exc:
+            self._record(request, chapter, attempt, started, depth, Usage(), type(exc).__name__)
+            raise
+        self._record(request, chapter, attempt, started, depth, response.usage, None)
+        return response
+
+    def _record(
+        self,
+        request: LLMRequest,
+        chapter: int | None,
+        attempt: int | None,
+        started: float,
+        depth: int,
+        usage: Usage,
+        error: str | None,
+    ) -> None:
+        now = time.perf_counter()
+        self.critical_path = max(self.critical_path, depth)
+        self.calls.append(
+            CallRecord(
+                agent=request.agent,
+                model=request.model,
+                chapter=chapter,
+                attempt=attempt,
+                started_s=started - self._origin,
+                latency_s=now - started,
+                depth=depth,
+                usage=usage,
+                error=error,
+            )
+        )
+
+    def usage(self) -> Usage:
+        """Every call's usage, summed."""
+        total = Usage()
+        for call in self.calls:
+            total = total + call.usage
+        return total
+
+
+def _chapter_of(request: LLMRequest) -> tuple[int | None, int | None]:
+    brief = request.brief
+    if isinstance(brief, WritingBrief):
+        return brief.plan.number, brief.attempt
+    return None, None

@@ -1,0 +1,259 @@
+"""``orchestrator run``: one novel from project file to manuscript, in a run folder.
+
+The steps: make the run folder, open the state store, plan (or take the
+config's outline), initialize the story state, write every chapter, run the
+continuity pass, assemble the manuscript, and write the findings, metrics and
+summary. Every file goes through ``RunFolder``, so each is written atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.render import render_plan_outline
+from agents.schemas import ContinuityFinding, Outline
+from orchestrator.assemble import assemble, book_of
+from orchestrator.config import (
+    ProjectConfig,
+    agent_settings,
+    context_budget,
+    given_outline,
+    initial_state,
+    project_brief,
+)
+from orchestrator.coordinator import AgentModels, Coordinator, Observer, Scheduling
+from orchestrator.metered_client import MeteredClient
+from orchestrator.run_folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
+from orchestrator.schedule import Schedule
+from orchestrator.summary import ChapterOutcome, RunSummary
+from state import StateManager, open_state
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What ``orchestrator run`` was asked to do."""
+
+    config: ProjectConfig
+    config_path: Path
+    folder: RunFolder  # already created (RunFolder.create), so logs can go in it
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.run_id
+
+
+def state_url(config: ProjectConfig, folder: RunFolder) -> str:
+    """The state store of a run: the config's URL, else SQLite in the run folder."""
+    url = config.state.url or f"sqlite://{folder.state_path.resolve()}"
+    if "durability=" not in url:
+        url += ("&" if "?" in url else "?") + f"durability={config.state.durability}"
+    return url
+
+
+async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
+    """Run the whole book; the summary is also in ``summary.json``."""
+    started_at = datetime.now(UTC)
+    folder, config = request.folder, request.config
+    url = state_url(config, folder)
+    _write_run_file(folder, request, url, started_at)
+    async with open_state(url, base_dir=request.config_path.parent) as manager:
+        await _claim_store(manager, request.run_id, url)
+        coordinator = _coordinator(request, client, manager, folder, observer)
+        coordinator.emit(
+            "run_started",
+            run_id=request.run_id,
+            run_dir=str(folder.root),
+            chapters=config.project.chapters,
+            workers=config.orchestrator.workers,
+            mode=config.orchestrator.mode,
+        )
+        outline = await coordinator.plan(given_outline(config))
+        await _store_outline(folder, manager, outline)
+        initial = initial_state(config, outline)
+        await manager.initialize(initial)
+        schedule = await coordinator.write_book(outline, initial)
+        book = book_of(coordinator.brief, request.run_id, schedule)
+        # The manuscript does not depend on the findings: assemble it during the review.
+        findings, paths = await asyncio.gather(
+            coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
+        )
+        summary = _summary(request, folder, url, schedule, findings, client, paths, started_at)
+        _write_reports(folder, summary, findings, client, manager)
+        coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
+    return summary
+
+
+def _coordinator(
+    request: RunRequest,
+    client: MeteredClient,
+    manager: StateManager,
+    folder: RunFolder,
+    observer: Observer,
+) -> Coordinator:
+    config = request.config
+    section = config.orchestrator
+    return Coordinator(
+        run_id=request.run_id,
+        brief=project_brief(config),
+        client=client,
+        manager=manager,
+        folder=folder,
+        models=AgentModels(
+            planner=agent_settings(config, "planner"),
+            writer=agent_settings(config, "writer"),
+            editor=agent_settings(config, "editor"),
+        ),
+        scheduling=Scheduling(
+            workers=section.workers,
+            mode=section.mode,
+            window=section.window,
+            max_attempts=section.max_attempts,
+        ),
+        budget=context_budget(config),
+        observer=observer,
+    )
+
+
+def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at: datetime) -> None:
+    config = request.config
+    used = config.model_dump(mode="json", exclude_none=True)
+    folder.write_text("config.yaml", yaml.safe_dump(used, allow_unicode=True, sort_keys=False))
+    folder.write_json(
+        RUN_FILE,
+        {
+            "run_id": request.run_id,
+            "title": config.project.title,
+            "config": str(request.config_path.resolve()),
+            "state_url": url,
+            "started_at": started_at.isoformat(),
+        },
+    )
+
+
+async def _claim_store(manager: StateManager, run_id: str, url: str) -> None:
+    """A store holds one run: refuse one another run has already written to."""
+    claimed = await manager.meta("run")
+    if claimed is not None and claimed.get("run_id") != run_id:
+        raise RunFolderError(
+            f"the state store {url} already holds run {claimed.get('run_id')!r}; "
+            "give this run its own store (state.url) or leave state.url unset"
+        )
+    if claimed is None and await manager.is_initialized():
+        raise RunFolderError(f"the state store {url} already holds a story; use a new store")
+    await manager.put_meta("run", {"run_id": run_id})
+
+
+async def _store_outline(folder: RunFolder, manager: StateManager, outline: Outline) -> None:
+    data = outline.model_dump(mode="json")
+    await manager.put_meta("outline", data)
+    folder.write_json("outline.json", data)
+    folder.write_text(
+        "outline.md", f"# {outline.title}\n\n{render_plan_outline(outline.chapters)}\n"
+    )
+
+
+def _outcomes(schedule: Schedule) -> list[ChapterOutcome]:
+    outcomes = []
+    for number, slot in sorted(schedule.slots.items()):
+        kept = slot.kept
+        status = "failed" if kept is None else ("written" if kept.attempt == 1 else "revised")
+        outcomes.append(
+            ChapterOutcome(
+                chapter=number,
+                title=kept.title if kept else "",
+                status=status,
+                attempts=slot.tries,
+                kept_attempt=kept.attempt if kept else None,
+                words=kept.word_count if kept else 0,
+                prompt_tokens=kept.prompt_tokens if kept else 0,
+                error=slot.error if kept is None else None,
+            )
+        )
+    return outcomes
+
+
+def _summary(
+    request: RunRequest,
+    folder: RunFolder,
+    url: str,
+    schedule: Schedule,
+    findings: list[ContinuityFinding],
+    client: MeteredClient,
+    paths: dict[str, Path],
+    started_at: datetime,
+) -> RunSummary:
+    outcomes = _outcomes(schedule)
+    finished_at = datetime.now(UTC)
+    config = request.config
+    reports = {
+        name.removesuffix(".json"): folder.path(name)
+        for name in ("findings.json", "metrics.json", SUMMARY_FILE)
+    }
+    return RunSummary(
+        run_id=request.run_id,
+        title=config.project.title,
+        language=config.project.language,
+        run_dir=str(folder.root),
+        state_url=url,
+        started_at=started_at,
+        finished_at=finished_at,
+        wall_s=round((finished_at - started_at).total_seconds(), 3),
+        chapters=len(outcomes),
+        written=sum(o.status != "failed" for o in outcomes),
+        revised=sum(o.status == "revised" for o in outcomes),
+        failed=[o.chapter for o in outcomes if o.status == "failed"],
+        revisions=sum(max(0, o.attempts - 1) for o in outcomes),
+        words=sum(o.words for o in outcomes),
+        usage=client.usage(),
+        model_calls=len(client.calls),
+        critical_path_calls=client.critical_path,
+        findings=findings,
+        outline_source="config" if config.project.outline else "planner",
+        paths={name: str(path) for name, path in {**paths, **reports}.items()},
+        chapter_outcomes=outcomes,
+    )
+
+
+def _write_reports(
+    folder: RunFolder,
+    summary: RunSummary,
+    findings: list[ContinuityFinding],
+    client: MeteredClient,
+    manager: StateManager,
+) -> None:
+    folder.write_json("findings.json", [f.model_dump(mode="json") for f in findings])
+    folder.write_json("metrics.json", _metrics(summary, client, manager))
+    folder.write_json(SUMMARY_FILE, summary.model_dump(mode="json"))
+
+
+def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) -> dict[str, Any]:
+    calls = [
+        {**asdict(call), "usage": call.usage.model_dump()}
+        for call in sorted(client.calls, key=lambda c: c.started_s)
+    ]
+    return {
+        "run_id": summary.run_id,
+        "wall_s": summary.wall_s,
+        "state": manager.metrics.snapshot(),
+        "llm": {
+            "calls": calls,
+            "usage": summary.usage.model_dump(),
+            "critical_path_calls": client.critical_path,
+        },
+        "chapters": [o.model_dump(mode="json") for o in summary.chapter_outcomes],
+    }
+
+
+def read_summary(run_dir: Path) -> RunSummary | None:
+    """The summary of a finished run, or None while it runs (or if it died)."""
+    path = run_dir / SUMMARY_FILE
+    if not path.exists():
+        return None
+    return RunSummary.model_validate(json.loads(path.read_text(encoding="utf-8")))

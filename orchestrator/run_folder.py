@@ -1,0 +1,113 @@
+"""A run's folder: where every artifact of one run lives, each written atomically.
+
+::
+
+    runs/<run-id>/
+      run.json            who, what and when: the run id, the title, the state URL
+      config.yaml         the project file as used (with any --set overrides applied)
+      outline.json        the outline (also kept in the state store)
+      outline.md          the same, for people
+      drafts/012-2.md     every attempt at every chapter, written before its delta commits
+      chapters/012.md     the kept attempt of each chapter
+      manuscript.md       title page, contents, every chapter
+      manuscript.epub     the same as an e-book
+      findings.json       what the continuity pass found
+      metrics.json        state store and model figures
+      summary.json        the outcome (``orchestrator status`` reads it)
+      state.db            the state store, unless the config names another
+      logs/run.jsonl      structlog JSON lines
+
+A draft is durable before the delta that names it is committed, so a crash
+never leaves a committed chapter without its text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from state.atomic import replace_file
+
+RUN_FILE = "run.json"
+SUMMARY_FILE = "summary.json"
+_SLUG_CHARS = re.compile(r"[^a-z0-9]+")
+
+
+class RunFolderError(Exception):
+    """The run folder cannot be used: it belongs to another run, or it cannot be written."""
+
+
+def new_run_id(title: str, now: datetime | None = None) -> str:
+    """``20261121-101502-the-lamplighters-ledger-3f9a``: sortable, readable, unique."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    slug = _SLUG_CHARS.sub("-", title.lower()).strip("-")[:40].strip("-")
+    parts = [stamp, slug, secrets.token_hex(2)] if slug else [stamp, secrets.token_hex(2)]
+    return "-".join(parts)
+
+
+def chapter_stem(number: int) -> str:
+    """``012`` for chapter 12 (wider for books over 999 chapters)."""
+    return f"{number:03d}"
+
+
+class RunFolder:
+    """The paths of one run and atomic writes into them."""
+
+    def __init__(self, root: Path) -> None:
+        # Absolute, so that paths it hands out stay right whatever the cwd.
+        self.root = root.absolute()
+
+    @classmethod
+    def create(cls, root: Path) -> RunFolder:
+        """A new run folder; an existing one that already holds a run is refused."""
+        root = root.absolute()
+        if (root / RUN_FILE).exists():
+            raise RunFolderError(
+                f"{root} already holds a run ({RUN_FILE} exists); choose another --run-dir"
+            )
+        try:
+            for sub in ("", "drafts", "chapters", "logs"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunFolderError(f"cannot create the run folder {root}: {exc.strerror}") from None
+        return cls(root)
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "logs" / "run.jsonl"
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def draft_path(self, chapter: int, attempt: int) -> Path:
+        return self.root / "drafts" / f"{chapter_stem(chapter)}-{attempt}.md"
+
+    def chapter_path(self, chapter: int) -> Path:
+        return self.root / "chapters" / f"{chapter_stem(chapter)}.md"
+
+    def write_text(self, target: Path | str, text: str) -> Path:
+        return self.write_bytes(target, text.encode("utf-8"))
+
+    def write_bytes(self, target: Path | str, data: bytes) -> Path:
+        path = self.root / target
+        replace_file(path, data)
+        return path
+
+    def write_json(self, name: str, data: Any) -> Path:
+        text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+        return self.write_text(name, text)
+
+    def read_json(self, name: str) -> Any:
+        return json.loads((self.root / name).read_text(encoding="utf-8"))

@@ -1,0 +1,74 @@
+"""Which chapter attempt starts next, under the scheduling mode.
+
+- ``parallel``: any chapter may start; lower chapters first.
+- ``window N``: chapter k starts only when chapter k - N is final.
+- ``sequential``: ``window 1``; every chapter reads the exact state before it.
+
+Revisions go back in the same queue; being low-numbered (they are at the
+continuity frontier) they start before new chapters further on.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agents.schemas import ChapterDraft
+from state.models import Conflicting
+
+Mode = Literal["parallel", "sequential", "window"]
+SlotStatus = Literal["queued", "writing", "committed", "final", "failed"]
+
+
+@dataclass
+class ChapterSlot:
+    """The coordinator's record of one chapter."""
+
+    number: int
+    status: SlotStatus = "queued"
+    tries: int = 0  # attempts started
+    kept: ChapterDraft | None = None  # the committed attempt that counts
+    notes: list[str] = field(default_factory=list)  # why the next attempt is a revision
+    exhausted: bool = False  # a revision failed: keep what there is
+    unresolved: list[Conflicting] = field(default_factory=list)
+    error: str | None = None
+
+
+class Schedule:
+    """The queue of chapter attempts waiting for a writer."""
+
+    def __init__(self, chapters: int, mode: Mode, window: int | None, workers: int) -> None:
+        self.slots = {n: ChapterSlot(n) for n in range(1, chapters + 1)}
+        self.workers = workers
+        self._window = {"parallel": None, "sequential": 1, "window": window}[mode]
+        self._ready = list(self.slots)
+        heapq.heapify(self._ready)
+
+    def limit(self, frontier: int) -> int:
+        """The highest chapter that may start while ``frontier`` is the first not final."""
+        if self._window is None:
+            return len(self.slots)
+        return frontier - 1 + self._window
+
+    def queue(self, number: int) -> None:
+        """Put a chapter (back) in the queue."""
+        self.slots[number].status = "queued"
+        heapq.heappush(self._ready, number)
+
+    def take(self, frontier: int, running: int) -> list[int]:
+        """The chapters to start now, given ``running`` attempts already in flight."""
+        limit = self.limit(frontier)
+        started: list[int] = []
+        while self._ready and running + len(started) < self.workers:
+            if self._ready[0] > limit:
+                break
+            started.append(heapq.heappop(self._ready))
+        return started
+
+    def counts(self) -> dict[str, int]:
+        """How many chapters are in each status."""
+        counts = dict.fromkeys(("queued", "writing", "committed", "final", "failed"), 0)
+        for slot in self.slots.values():
+            counts[slot.status] += 1
+        return counts

@@ -1,0 +1,49 @@
+"""Runs of small books in-process, with any model client."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.llm import LLMClient
+from orchestrator.clients import make_client
+from orchestrator.config import ProjectConfig, load_config
+from orchestrator.metered_client import MeteredClient
+from orchestrator.run import RunRequest, run_novel
+from orchestrator.run_folder import RunFolder
+from orchestrator.summary import RunSummary
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.yaml"
+SMALL = ("project.chapters=6", "project.target_words=120")
+
+Events = list[tuple[str, dict[str, Any]]]
+RunBook = Callable[..., Awaitable[tuple[RunSummary, RunFolder, Events]]]
+
+
+@pytest.fixture
+def run_book(tmp_path: Path) -> RunBook:
+    """``await run_book("llm.drift=0.5", client=...)``: the summary, the folder, the events."""
+
+    async def run(
+        *overrides: str,
+        client: Callable[[ProjectConfig], LLMClient] | None = None,
+        name: str = "run",
+    ) -> tuple[RunSummary, RunFolder, Events]:
+        config = load_config(EXAMPLE, [*SMALL, *overrides])
+        folder = RunFolder.create(tmp_path / name)
+        events: Events = []
+        model = client(config) if client else make_client(config)
+        request = RunRequest(config=config, config_path=EXAMPLE, folder=folder)
+        summary = await run_novel(
+            request, lambda event, fields: events.append((event, fields)), MeteredClient(model)
+        )
+        return summary, folder, events
+
+    return run
+
+
+def settings(*overrides: str) -> Sequence[str]:
+    return [*SMALL, *overrides]
