@@ -95,7 +95,6 @@ class Coordinator:
         self.writer = ChapterWriter(client, self.prompts, brief, models.writer, budget)
         self.editor = ContinuityEditor(client, self.prompts, brief, models.editor)
         self._observe = observer
-        self._seq = 0
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tell the log and the display what happened."""
@@ -149,7 +148,9 @@ class Coordinator:
         self.emit("chapter_started", chapter=number, attempt=slot.tries)
         return ChapterJob(
             plan=outline.chapter(number),
-            state=frontier.state_for(number, version=self._seq),
+            # The version is the number of final chapters: the same reads give the same
+            # job, whatever order concurrent commits happened in.
+            state=frontier.state_for(number, version=frontier.next - 1),
             summaries=summaries,
             attempt=slot.tries,
             run_id=self.run_id,
@@ -175,7 +176,6 @@ class Coordinator:
         if isinstance(outcome, Committed):
             slot.kept = outcome.draft
             slot.status = "committed"
-            self._seq = max(self._seq, outcome.result.seq)
             frontier.committed(slot.number, outcome.draft.delta.changes)
             self.emit(
                 "chapter_committed",

@@ -37,8 +37,11 @@ def _split(override: str) -> tuple[list[str], Any]:
         raise OverrideError(override, "expected path=value, e.g. llm.latency_ms=500")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise OverrideError(override, f"the value is not valid YAML ({exc})") from None
+    except yaml.MarkedYAMLError as exc:
+        reason = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise OverrideError(override, f"the value is not valid YAML: {reason}") from None
+    except yaml.YAMLError:
+        raise OverrideError(override, "the value is not valid YAML") from None
     return parts, value
 
 

@@ -34,6 +34,7 @@ from orchestrator.run_folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolder
 from orchestrator.schedule import Schedule
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
+from state.url import parse_state_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +50,24 @@ class RunRequest:
         return self.folder.run_id
 
 
-def state_url(config: ProjectConfig, folder: RunFolder) -> str:
-    """The state store of a run: the config's URL, else SQLite in the run folder."""
-    url = config.state.url or f"sqlite://{folder.state_path.resolve()}"
+def state_url(config: ProjectConfig, folder: RunFolder, base_dir: Path) -> str:
+    """The run's state store, as a full URL: the config's (relative to ``base_dir``), else
+    SQLite in the run folder."""
+    url = config.state.url or f"sqlite://{folder.state_path}"
     if "durability=" not in url:
         url += ("&" if "?" in url else "?") + f"durability={config.state.durability}"
-    return url
+    return parse_state_url(url, base_dir).full()
 
 
 async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
     """Run the whole book; the summary is also in ``summary.json``."""
     started_at = datetime.now(UTC)
     folder, config = request.folder, request.config
-    url = state_url(config, folder)
-    _write_run_file(folder, request, url, started_at)
-    async with open_state(url, base_dir=request.config_path.parent) as manager:
+    url = state_url(config, folder, request.config_path.parent)
+    async with open_state(url) as manager:
         await _claim_store(manager, request.run_id, url)
+        # Only now is the folder a run: a run refused above can be retried in it.
+        _write_run_file(folder, request, url, started_at)
         coordinator = _coordinator(request, client, manager, folder, observer)
         coordinator.emit(
             "run_started",

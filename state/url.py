@@ -38,6 +38,13 @@ class StateURL:
     def __str__(self) -> str:
         return f"{self.scheme}://{self.path}"
 
+    def full(self) -> str:
+        """The URL with its absolute path and every option: opens the same store from anywhere."""
+        options = f"durability={self.durability}&lock_timeout={self.lock_timeout_s:g}"
+        if self.allow_network_fs:
+            options += "&allow_network_fs=1"
+        return f"{self}?{options}"
+
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)

@@ -1,0 +1,73 @@
+"""``orchestrator status RUN``: a finished run, an interrupted one, and a folder that is no run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.e2e.conftest import Run, orchestrator
+
+
+def test_finished_run_shows_title_and_finished(en_run: Run) -> None:
+    proc = orchestrator("status", en_run.folder, cwd=en_run.folder.parent)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert first == f"{en_run.folder}: finished"
+    assert second.startswith(f"{en_run.summary['title']}: 6/6 chapters written")
+
+
+def test_finished_run_as_json(en_run: Run) -> None:
+    proc = orchestrator("status", en_run.folder, "--json", cwd=en_run.folder.parent)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["state"] == "finished"
+    assert report["chapters"] == report["written"] == 6
+    assert report["failed"] == []
+    assert report["title"] == en_run.summary["title"]
+
+
+def test_relative_run_folder(en_run: Run) -> None:
+    proc = orchestrator("status", en_run.folder.name, "--json", cwd=en_run.folder.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["state"] == "finished"
+
+
+def test_chinese_run_status(zh_run: Run) -> None:
+    proc = orchestrator("status", zh_run.folder, cwd=zh_run.folder.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert "灯塔账簿" in proc.stdout
+    assert "finished" in proc.stdout
+
+
+def test_interrupted_run_counts_chapters_from_the_store(en_run: Run, tmp_path: Path) -> None:
+    # A run that died before its summary: copy a finished one without summary.json.
+    copy = tmp_path / "interrupted"
+    shutil.copytree(en_run.folder, copy, ignore=shutil.ignore_patterns("summary.json"))
+    run_file = json.loads((copy / "run.json").read_text(encoding="utf-8"))
+    run_file["state_url"] = f"sqlite://{copy / 'state.db'}"
+    (copy / "run.json").write_text(json.dumps(run_file), encoding="utf-8")
+    proc = orchestrator("status", copy, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["state"] == "running or interrupted"
+    assert report["chapters"] == 6
+    assert sum(report["counts"].values()) == 6
+    text = orchestrator("status", copy, cwd=tmp_path)
+    assert "running or interrupted" in text.stdout
+
+
+def test_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    proc = orchestrator("status", tmp_path, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ")
+    assert "not a run folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    proc = orchestrator("status", tmp_path / "nowhere", "--json", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
