@@ -152,7 +152,9 @@ class PlainDisplay(Display):
 
     def show(self, event: str, fields: dict[str, Any]) -> None:
         if event in self.NOTABLE or event == "reviewed":
-            self.console.print(describe(event, fields), markup=False, soft_wrap=True)
+            self.console.print(
+                describe(event, fields), markup=False, highlight=False, soft_wrap=True
+            )
 
     def finish(self, summary: RunSummary) -> None:
         sys.stdout.write(render_summary(summary) + "\n")
@@ -179,7 +181,9 @@ class LiveDisplay(PlainDisplay):
 
     def show(self, event: str, fields: dict[str, Any]) -> None:
         if event in ("chapter_revision", "chapter_failed", "run_started", "reviewed"):
-            self.console.print(describe(event, fields), markup=False, soft_wrap=True)
+            self.console.print(
+                describe(event, fields), markup=False, highlight=False, soft_wrap=True
+            )
         total = self.progress.chapters or None
         self.bar.update(
             self.task, total=total, completed=self.progress.final + self.progress.failed
