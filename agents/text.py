@@ -1,4 +1,4 @@
-"""Script detection shared by word counts and token estimates."""
+"""Text shared by the agents and the book: scripts (word counts, tokens) and paragraphs."""
 
 from __future__ import annotations
 
@@ -13,3 +13,17 @@ CJK_CHAR = re.compile(
 LATIN_WORD = re.compile("[^\\W_]+(?:['\u2019\\-][^\\W_]+)*")
 # A whitespace-separated token without a single letter or digit ("—", "#", "...").
 NO_WORD_TOKEN = re.compile(r"(?<!\S)(?:[^\s\w]|_)+(?!\S)")
+
+# A blank line, possibly holding spaces or tabs: what separates paragraphs.
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+
+
+def paragraphs(text: str) -> list[str]:
+    """The prose split at blank lines, each paragraph trimmed, empty ones dropped."""
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return [part.strip() for part in _PARAGRAPH_BREAK.split(normalized) if part.strip()]
+
+
+def prose(text: str) -> str:
+    """The text as its paragraphs joined by one blank line: how a chapter is kept."""
+    return "\n\n".join(paragraphs(text))

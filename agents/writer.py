@@ -17,6 +17,7 @@ from agents.schemas import (
     ProjectBrief,
     WritingBrief,
 )
+from agents.text import prose
 from agents.tokens import estimate_tokens
 from agents.wordcount import count_words
 from state.models import CHARACTERS, ChapterRecord, FieldChange, FieldRead, StateDelta
@@ -117,16 +118,19 @@ class ChapterWriter(Agent):
         }
 
     def _draft(self, job: ChapterJob, output: ChapterOutput, prompt_tokens: int) -> ChapterDraft:
-        words = count_words(output.text, self.language)
+        # Kept as paragraphs joined by blank lines: the digest is of what the files hold.
+        text = prose(output.text)
+        words = count_words(text, self.language)
         record = ChapterRecord(
             chapter=job.plan.number,
             status="written" if job.attempt == 1 else "revised",
             attempt=job.attempt,
             title=output.title,
-            digest=hashlib.sha256(output.text.encode("utf-8")).hexdigest(),
+            digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             word_count=words,
             summary=output.summary,
             read_version=job.state.version,
+            prompt_tokens=prompt_tokens,
         )
         changes = delta_changes(job, output)
         delta = StateDelta(
@@ -142,7 +146,7 @@ class ChapterWriter(Agent):
             chapter=job.plan.number,
             attempt=job.attempt,
             title=output.title,
-            text=output.text,
+            text=text,
             summary=output.summary,
             word_count=words,
             delta=delta,

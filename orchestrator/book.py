@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-# Blank lines separate paragraphs; a "blank" line may still hold stray spaces.
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+from agents.text import paragraphs
+
 # Characters that would end or nest a Markdown link's text.
 _LINK_TEXT_SPECIAL = re.compile(r"([\\\[\]])")
 # Characters that would end or nest Markdown emphasis.
@@ -85,12 +85,6 @@ def chapter_count_text(count: int, language: str) -> str:
 def chapter_anchor(chapter: BookChapter) -> str:
     """The id the manuscript gives the chapter's heading, e.g. ``chapter-3``."""
     return f"chapter-{chapter.number}"
-
-
-def paragraphs(text: str) -> list[str]:
-    """The prose split at blank lines, each paragraph trimmed, empty ones dropped."""
-    normalized = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return [part.strip() for part in _PARAGRAPH_BREAK.split(normalized) if part.strip()]
 
 
 def chapter_markdown(chapter: BookChapter, language: str) -> str:

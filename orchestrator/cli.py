@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,14 @@ from orchestrator.bench_run import run_bench as run_bench_runs
 from orchestrator.bench_state import BenchConfig, BenchResult, run_bench
 from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
-from orchestrator.display import make_display
+from orchestrator.display import Display, make_display
 from orchestrator.errors import user_errors
+from orchestrator.manifest import verify
 from orchestrator.metered_client import MeteredClient
-from orchestrator.run import RunRequest, run_novel
+from orchestrator.run import RunRequest, resume_novel, run_novel
 from orchestrator.run_folder import RunFolder, new_run_id
 from orchestrator.status import run_status
+from orchestrator.summary import RunSummary
 from state import open_state
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -44,12 +47,19 @@ def cli(log_level: str) -> None:
 
 
 @cli.command("run")
-@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="The run folder (default: runs/<run-id> beside the project file).",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Go on with the run in this folder instead (same as `orchestrator resume RUN`).",
 )
 @click.option(
     "--set",
@@ -62,28 +72,74 @@ def cli(log_level: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
 @user_errors
 def run(
-    config_path: Path, run_dir: Path | None, overrides: tuple[str, ...], quiet: bool, as_json: bool
+    config_path: Path | None,
+    run_dir: Path | None,
+    resume_dir: Path | None,
+    overrides: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Plan, write and assemble the novel a project file describes.
 
     Exit 0 when every chapter is written, 1 when some failed (the others are
-    kept), 2 for bad input.
+    kept), 2 for bad input, 130 when interrupted (resume it later).
     """
+    if resume_dir is not None:
+        if config_path is not None or overrides or run_dir is not None:
+            raise click.UsageError("--resume takes the run folder only (its config is in it)")
+        _resume(resume_dir, quiet, as_json)
+        return
+    if config_path is None:
+        raise click.UsageError("give the project file (CONFIG), or --resume RUN")
     config = load_config(config_path, overrides)
     client = MeteredClient(make_client(config, str(config_path)))
     run_id = run_dir.name if run_dir else new_run_id(config.project.title)
     folder = RunFolder.create(run_dir or config_path.parent / "runs" / run_id)
+    folder.lock()
+    request = RunRequest(config=config, config_path=config_path, folder=folder)
+    _execute(folder, client, quiet, as_json, lambda d: run_novel(request, d, client))
+
+
+@cli.command("resume")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--quiet", is_flag=True, help="Print only the run folder at the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
+@user_errors
+def resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
+    """Go on with a run that died: committed chapters are kept, the rest written.
+
+    Chapters in flight when it died are redone; no delta is applied twice.
+    """
+    _resume(run_dir, quiet, as_json)
+
+
+def _resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
+    folder = RunFolder.existing(run_dir)
+    folder.lock()
+    config = load_config(folder.path("config.yaml"))
+    client = MeteredClient(make_client(config, str(folder.path("config.yaml"))))
+    _execute(folder, client, quiet, as_json, lambda d: resume_novel(folder, d, client))
+
+
+def _execute(
+    folder: RunFolder,
+    client: MeteredClient,
+    quiet: bool,
+    as_json: bool,
+    start: Callable[[Display], Coroutine[Any, Any, RunSummary]],
+) -> None:
+    """Run ``start`` with logs in the run folder and a display; exit with the run's code."""
     logs.configure(level=LOG_LEVEL.get(), json_file=folder.log_path)
     display = make_display(quiet=quiet, as_json=as_json, tokens=lambda: _tokens(client))
-    request = RunRequest(config=config, config_path=config_path, folder=folder)
     try:
-        summary = asyncio.run(run_novel(request, display, client))
+        summary = asyncio.run(start(display))
     except KeyboardInterrupt:
         display.close()
-        click.echo(f"interrupted: committed chapters are kept in {folder.root}", err=True)
+        click.echo(f"interrupted: resume with `orchestrator resume {folder.root}`", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
     finally:
         display.close()
+        folder.unlock()
     display.finish(summary)
     raise SystemExit(summary.exit_code)
 
@@ -104,6 +160,18 @@ def status(run_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         click.echo(report.render())
+
+
+@cli.command("verify")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def verify_run(run_dir: Path, as_json: bool) -> None:
+    """Recompute every artifact's SHA-256 against MANIFEST.json; exit 1 on any mismatch."""
+    result = verify(RunFolder.existing(run_dir))
+    click.echo(json.dumps(result.to_dict()) if as_json else result.render())
+    if not result.ok:
+        raise SystemExit(1)
 
 
 @cli.group()

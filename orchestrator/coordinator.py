@@ -10,7 +10,7 @@ Nothing but this coroutine touches the bookkeeping, so there are no locks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from orchestrator.book import BookChapter, chapter_markdown
 from orchestrator.contradictions import revision_notes, unresolved_findings
 from orchestrator.frontier import StoryFrontier
 from orchestrator.metered_client import MeteredClient
+from orchestrator.restore import RestoredChapter
 from orchestrator.run_folder import RunFolder
 from orchestrator.schedule import ChapterSlot, Mode, Schedule
 from state import ApplyResult, ChapterRecord, StateManager, StoryState
@@ -86,6 +87,7 @@ class Coordinator:
         prompts: PromptLibrary | None = None,
     ) -> None:
         self.run_id = run_id
+        self.client = client
         self.brief = brief
         self.manager = manager
         self.folder = folder
@@ -112,11 +114,25 @@ class Coordinator:
 
     # -- writing -----------------------------------------------------------------------
 
-    async def write_book(self, outline: Outline, initial: StoryState) -> Schedule:
-        """Every chapter written, committed and validated (or failed); the final schedule."""
+    async def write_book(
+        self,
+        outline: Outline,
+        initial: StoryState,
+        restored: Mapping[int, RestoredChapter] | None = None,
+    ) -> Schedule:
+        """Every chapter written, committed and validated (or failed); the final schedule.
+
+        ``restored`` chapters (a resumed run) keep their committed attempt; they
+        are validated like any other, and the rest are written.
+        """
         s = self.scheduling
         schedule = Schedule(len(outline.chapters), s.mode, s.window, s.workers)
         frontier = StoryFrontier(initial, outline)
+        for chapter in (restored or {}).values():
+            schedule.restore(chapter.number, chapter.tries, chapter.kept)
+            if chapter.kept is not None:
+                frontier.committed(chapter.number, chapter.kept.delta.changes)
+        self._advance(schedule, frontier)
         running: dict[asyncio.Task[Committed | Failed], int] = {}
         try:
             while not frontier.done:

@@ -20,13 +20,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
+from agents.text import paragraphs
 from orchestrator.book import (
     Book,
     BookChapter,
     chapter_count_text,
     chapter_heading,
     contents_heading,
-    paragraphs,
 )
 
 MIMETYPE = "application/epub+zip"

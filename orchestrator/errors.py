@@ -10,6 +10,7 @@ import click
 
 from agents.errors import AgentError
 from orchestrator.config_errors import ConfigError
+from orchestrator.manifest import ManifestError
 from orchestrator.run_folder import RunFolderError
 from state.errors import (
     CorruptStateError,
@@ -35,6 +36,7 @@ BAD_INPUT: tuple[type[BaseException], ...] = (
     CorruptStateError,
     SchemaVersionError,
     RunFolderError,
+    ManifestError,
 )
 # OSError last: a full disk or a folder that cannot be written, with the path in the message.
 RUN_FAILURES: tuple[type[BaseException], ...] = (

@@ -26,10 +26,13 @@ from orchestrator.config import (
     context_budget,
     given_outline,
     initial_state,
+    load_config,
     project_brief,
 )
 from orchestrator.coordinator import AgentModels, Coordinator, Observer, Scheduling
+from orchestrator.manifest import MANIFEST_FILE, write_manifest
 from orchestrator.metered_client import MeteredClient
+from orchestrator.restore import restore_chapters
 from orchestrator.run_folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.schedule import Schedule
 from orchestrator.summary import ChapterOutcome, RunSummary
@@ -69,27 +72,81 @@ async def run_novel(request: RunRequest, observer: Observer, client: MeteredClie
         # Only now is the folder a run: a run refused above can be retried in it.
         _write_run_file(folder, request, url, started_at)
         coordinator = _coordinator(request, client, manager, folder, observer)
-        coordinator.emit(
-            "run_started",
-            run_id=request.run_id,
-            run_dir=str(folder.root),
-            chapters=config.project.chapters,
-            workers=config.orchestrator.workers,
-            mode=config.orchestrator.mode,
-        )
-        outline = await coordinator.plan(given_outline(config))
-        await _store_outline(folder, manager, outline)
+        _started(coordinator, request, "run_started")
+        outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
         await manager.initialize(initial)
         schedule = await coordinator.write_book(outline, initial)
-        book = book_of(coordinator.brief, request.run_id, schedule)
-        # The manuscript does not depend on the findings: assemble it during the review.
-        findings, paths = await asyncio.gather(
-            coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
-        )
-        summary = _summary(request, folder, url, schedule, findings, client, paths, started_at)
-        _write_reports(folder, summary, findings, client, manager)
-        coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
+        return await _finish(coordinator, request, url, outline, schedule, started_at)
+
+
+async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredClient) -> RunSummary:
+    """Go on with a run that died: committed chapters are kept, the others written.
+
+    The config is the one the run used (``config.yaml`` in its folder) and the
+    store the one ``run.json`` names; a chapter is never applied twice, since
+    every new attempt has a new idempotency key.
+    """
+    started_at = datetime.now(UTC)
+    url = folder.read_json(RUN_FILE)["state_url"]
+    request = RunRequest(
+        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
+    )
+    async with open_state(url, create=False) as manager:
+        await _claim_store(manager, request.run_id, url)
+        coordinator = _coordinator(request, client, manager, folder, observer)
+        _started(coordinator, request, "run_resumed")
+        outline = await _outline(coordinator, request, manager)
+        await manager.initialize(initial_state(request.config, outline))
+        initial = await manager.snapshot(as_of_chapter=1)
+        restored = await restore_chapters(manager, folder)
+        kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
+        coordinator.emit("chapters_restored", kept=kept)
+        schedule = await coordinator.write_book(outline, initial, restored)
+        return await _finish(coordinator, request, url, outline, schedule, started_at)
+
+
+def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
+    config = request.config
+    coordinator.emit(
+        event,
+        run_id=request.run_id,
+        run_dir=str(request.folder.root),
+        chapters=config.project.chapters,
+        workers=config.orchestrator.workers,
+        mode=config.orchestrator.mode,
+    )
+
+
+async def _outline(coordinator: Coordinator, request: RunRequest, manager: StateManager) -> Outline:
+    """The outline the store keeps (a resumed run), else a new one, stored."""
+    kept = await manager.meta("outline")
+    if kept is not None:
+        return Outline.model_validate(kept)
+    outline = await coordinator.plan(given_outline(request.config))
+    await _store_outline(request.folder, manager, outline)
+    return outline
+
+
+async def _finish(
+    coordinator: Coordinator,
+    request: RunRequest,
+    url: str,
+    outline: Outline,
+    schedule: Schedule,
+    started_at: datetime,
+) -> RunSummary:
+    folder, client = request.folder, coordinator.client
+    book = book_of(coordinator.brief, request.run_id, schedule)
+    # The manuscript does not depend on the findings: assemble it during the review.
+    findings, paths = await asyncio.gather(
+        coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
+    )
+    summary = _summary(request, folder, url, schedule, findings, client, paths, started_at)
+    _write_reports(folder, summary, findings, client, coordinator.manager)
+    manifest = await asyncio.to_thread(write_manifest, folder)
+    coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
+    coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
     return summary
 
 
@@ -197,7 +254,7 @@ def _summary(
     config = request.config
     reports = {
         name.removesuffix(".json"): folder.path(name)
-        for name in ("findings.json", "metrics.json", SUMMARY_FILE)
+        for name in ("findings.json", "metrics.json", SUMMARY_FILE, MANIFEST_FILE)
     }
     return RunSummary(
         run_id=request.run_id,

@@ -23,9 +23,12 @@ never leaves a committed chapter without its text.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import secrets
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from typing import Any
 from state.atomic import replace_file
 
 RUN_FILE = "run.json"
+LOCK_FILE = "run.lock"
 SUMMARY_FILE = "summary.json"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
@@ -60,6 +64,19 @@ class RunFolder:
     def __init__(self, root: Path) -> None:
         # Absolute, so that paths it hands out stay right whatever the cwd.
         self.root = root.absolute()
+        self._lock_fd: int | None = None
+
+    @classmethod
+    def existing(cls, root: Path) -> RunFolder:
+        """The folder of a run that has started (it has ``run.json``)."""
+        if not (root / RUN_FILE).is_file():
+            if (root / "drafts").is_dir():
+                raise RunFolderError(
+                    f"{root} has no {RUN_FILE}: its run stopped before it started; "
+                    f"start it again with: orchestrator run CONFIG --run-dir {root}"
+                )
+            raise RunFolderError(f"{root} is not a run folder (no {RUN_FILE})")
+        return cls(root)
 
     @classmethod
     def create(cls, root: Path) -> RunFolder:
@@ -96,6 +113,32 @@ class RunFolder:
 
     def chapter_path(self, chapter: int) -> Path:
         return self.root / "chapters" / f"{chapter_stem(chapter)}.md"
+
+    def lock(self) -> None:
+        """Hold this run for the life of the process; a second process is refused.
+
+        ``flock`` on ``run.lock``: the kernel drops it when the holder dies,
+        so a killed run never blocks its own resume.
+        """
+        path = self.root / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text(encoding="utf-8").strip() or "another process"
+            os.close(fd)
+            raise RunFolderError(
+                f"{self.root} is being written by {holder}; wait for it to finish "
+                "(or stop it) before running or resuming this run"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
 
     def write_text(self, target: Path | str, text: str) -> Path:
         return self.write_bytes(target, text.encode("utf-8"))

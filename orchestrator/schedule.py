@@ -56,6 +56,15 @@ class Schedule:
         self.slots[number].status = "queued"
         heapq.heappush(self._ready, number)
 
+    def restore(self, number: int, tries: int, kept: ChapterDraft | None) -> None:
+        """What a run that died had done for ``number``: attempts started, the kept one."""
+        slot = self.slots[number]
+        slot.tries = tries
+        if kept is not None:
+            slot.kept, slot.status = kept, "committed"
+            self._ready = [n for n in self._ready if n != number]
+            heapq.heapify(self._ready)
+
     def take(self, frontier: int, running: int) -> list[int]:
         """The chapters to start now, given ``running`` attempts already in flight."""
         limit = self.limit(frontier)

@@ -70,6 +70,7 @@ class ChapterRecord(_Record):
     word_count: int = Field(default=0, ge=0)
     summary: str = ""
     read_version: int | None = None
+    prompt_tokens: int = Field(default=0, ge=0, description="size of what the writer was given")
     error: str | None = None
 
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from agents.text import paragraphs
 from orchestrator.book import (
     Book,
     BookChapter,
     chapter_heading,
     chapter_markdown,
     manuscript_markdown,
-    paragraphs,
 )
 
 LINK = re.compile(r"\[(?P<label>(?:\\.|[^\]\\])*)\]\(#(?P<anchor>[^)]+)\)")
