@@ -40,6 +40,10 @@ SCENARIOS: dict[str, list[str]] = {
 }
 
 
+class BenchRunError(RuntimeError):
+    """A scenario's run did not finish (its stderr says why)."""
+
+
 @dataclass(frozen=True)
 class RunFigures:
     """One child run's figures."""
@@ -108,7 +112,7 @@ def run_once(config: Path, overrides: list[str], workdir: Path) -> RunFigures:
     child.returncode = os.waitstatus_to_exitcode(status)
     stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
     if child.returncode not in (0, 1):
-        raise RuntimeError(f"orchestrator run exited {child.returncode}: {stderr.strip()}")
+        raise BenchRunError(f"orchestrator run exited {child.returncode}: {stderr.strip()}")
     return _figures(run_dir, elapsed, usage.ru_maxrss / 1024)
 
 

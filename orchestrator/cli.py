@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -30,6 +30,28 @@ from state import open_state
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 LOG_LEVEL: ContextVar[str] = ContextVar("log_level", default="warning")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_output_options(func: F) -> F:
+    """``--quiet`` and ``--json``, as ``run`` and ``resume`` take them."""
+    func = click.option(
+        "--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines."
+    )(func)
+    return click.option("--quiet", is_flag=True, help="Print only the run folder at the end.")(func)
+
+
+def temp_dir_option(what: str) -> Callable[[F], F]:
+    """``--dir``: where a benchmark puts its temporary ``what``."""
+    return click.option(
+        "--dir",
+        "folder",
+        type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
+        default=None,
+        help=f"Folder for the temporary {what} (default: the system temp folder).",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,8 +90,7 @@ def cli(log_level: str) -> None:
     metavar="PATH=VALUE",
     help="Override one field of the project file, e.g. --set llm.latency_ms=500 (repeatable).",
 )
-@click.option("--quiet", is_flag=True, help="Print only the run folder at the end.")
-@click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
+@run_output_options
 @user_errors
 def run(
     config_path: Path | None,
@@ -102,8 +123,7 @@ def run(
 
 @cli.command("resume")
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--quiet", is_flag=True, help="Print only the run folder at the end.")
-@click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
+@run_output_options
 @user_errors
 def resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
     """Go on with a run that died: committed chapters are kept, the rest written.
@@ -216,13 +236,7 @@ def bench() -> None:
     help="full/group: every commit is on disk before it returns (group syncs after "
     "releasing the lock); normal/off: no fsync per commit.",
 )
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
-    default=None,
-    help="Folder for the temporary store (default: the system temp folder).",
-)
+@temp_dir_option("store")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
 def bench_state(
@@ -290,13 +304,7 @@ def format_bench(result: BenchResult) -> str:
 @click.option(
     "--repeat", type=click.IntRange(1, 20), default=3, show_default=True, help="Runs per scenario."
 )
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(exists=True, file_okay=False, writable=True, path_type=Path),
-    default=None,
-    help="Folder for the temporary runs (default: the system temp folder).",
-)
+@temp_dir_option("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
 def bench_run(

@@ -31,7 +31,7 @@ from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import RestoredChapter
 from orchestrator.run_folder import RunFolder
 from orchestrator.schedule import ChapterSlot, Mode, Schedule
-from state import ApplyResult, ChapterRecord, StateManager, StoryState
+from state import ChapterRecord, StateManager, StoryState
 
 log = structlog.get_logger("orchestrator.run")
 
@@ -61,7 +61,6 @@ class Scheduling:
 @dataclass(frozen=True, slots=True)
 class Committed:
     draft: ChapterDraft
-    result: ApplyResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +183,9 @@ class Coordinator:
         )
         path = self.folder.draft_path(draft.chapter, draft.attempt)
         await asyncio.to_thread(self.folder.write_text, path, text)
-        return Committed(draft, await self.manager.apply(draft.delta))
+        # Conflicts are the frontier's to judge (in chapter order), not apply's result.
+        await self.manager.apply(draft.delta)
+        return Committed(draft)
 
     async def _settle(
         self, slot: ChapterSlot, outcome: Committed | Failed, frontier: StoryFrontier

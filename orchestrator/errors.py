@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 import click
 
 from agents.errors import AgentError
+from orchestrator.bench_run import BenchRunError
 from orchestrator.config_errors import ConfigError
 from orchestrator.manifest import ManifestError
 from orchestrator.run_folder import RunFolderError
@@ -44,6 +45,7 @@ RUN_FAILURES: tuple[type[BaseException], ...] = (
     LockTimeoutError,
     StateError,
     AgentError,
+    BenchRunError,
     OSError,
 )
 

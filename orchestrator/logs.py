@@ -41,6 +41,8 @@ def configure(
         file.setLevel(file_level.upper())
         handlers.append(file)
     root = logging.getLogger()
+    for old in root.handlers:
+        old.close()  # a file handler of an earlier configure would leak its file
     root.handlers[:] = []
     for handler in handlers:
         handler.setFormatter(

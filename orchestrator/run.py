@@ -9,13 +9,13 @@ summary. Every file goes through ``RunFolder``, so each is written atomically.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from agents.render import render_plan_outline
 from agents.schemas import ContinuityFinding, Outline
@@ -88,7 +88,7 @@ async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredCli
     every new attempt has a new idempotency key.
     """
     started_at = datetime.now(UTC)
-    url = folder.read_json(RUN_FILE)["state_url"]
+    url = folder.run_meta()["state_url"]
     request = RunRequest(
         load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
     )
@@ -313,7 +313,10 @@ def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) 
 
 def read_summary(run_dir: Path) -> RunSummary | None:
     """The summary of a finished run, or None while it runs (or if it died)."""
-    path = run_dir / SUMMARY_FILE
-    if not path.exists():
+    folder = RunFolder(run_dir)
+    if not folder.path(SUMMARY_FILE).exists():
         return None
-    return RunSummary.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        return RunSummary.model_validate(folder.read_json(SUMMARY_FILE))
+    except ValidationError as exc:
+        raise RunFolderError(f"{folder.path(SUMMARY_FILE)} is not a run summary: {exc}") from None

@@ -153,4 +153,15 @@ class RunFolder:
         return self.write_text(name, text)
 
     def read_json(self, name: str) -> Any:
-        return json.loads((self.root / name).read_text(encoding="utf-8"))
+        path = self.root / name
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise RunFolderError(f"{path} cannot be read as JSON: {exc}") from None
+
+    def run_meta(self) -> dict[str, Any]:
+        """``run.json``: the run id, the title, the state URL."""
+        meta = self.read_json(RUN_FILE)
+        if not isinstance(meta, dict) or not isinstance(meta.get("state_url"), str):
+            raise RunFolderError(f"{self.root / RUN_FILE} is not a run record (no state_url)")
+        return meta

@@ -74,10 +74,3 @@ class Schedule:
                 break
             started.append(heapq.heappop(self._ready))
         return started
-
-    def counts(self) -> dict[str, int]:
-        """How many chapters are in each status."""
-        counts = dict.fromkeys(("queued", "writing", "committed", "final", "failed"), 0)
-        for slot in self.slots.values():
-            counts[slot.status] += 1
-        return counts

@@ -7,7 +7,6 @@ failed, and the outline how many there are.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from orchestrator.display import render_summary
 from orchestrator.run import read_summary
-from orchestrator.run_folder import RUN_FILE, RunFolderError
+from orchestrator.run_folder import RunFolder
 from orchestrator.summary import RunSummary
 from state import open_state
 
@@ -57,13 +56,10 @@ class RunStatus:
 
 async def run_status(run_dir: Path) -> RunStatus:
     """The status of the run in ``run_dir``."""
-    run_file = run_dir / RUN_FILE
-    if not run_file.exists():
-        raise RunFolderError(f"{run_dir} is not a run folder (no {RUN_FILE})")
+    meta = RunFolder.existing(run_dir).run_meta()
     summary = read_summary(run_dir)
     if summary is not None:
         return RunStatus(run_dir, summary=summary)
-    meta = json.loads(run_file.read_text(encoding="utf-8"))
     async with open_state(meta["state_url"], create=False) as manager:
         records = await manager.chapters()
         outline = await manager.meta("outline")

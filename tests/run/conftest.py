@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,3 @@ def run_book(tmp_path: Path) -> RunBook:
         return summary, folder, events
 
     return run
-
-
-def settings(*overrides: str) -> Sequence[str]:
-    return [*SMALL, *overrides]
