@@ -16,17 +16,20 @@ from orchestrator.bench_run import SCENARIOS
 from orchestrator.bench_run import format_results as format_run_results
 from orchestrator.bench_run import run_bench as run_bench_runs
 from orchestrator.bench_state import BenchConfig, BenchResult, run_bench
+from orchestrator.cli_doctor import doctor
+from orchestrator.cli_publish import history, publish, rollback_cmd
 from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
 from orchestrator.display import Display, make_display
-from orchestrator.errors import user_errors
+from orchestrator.errors import EXIT_FAILED, is_disk_full, user_errors
 from orchestrator.manifest import verify
 from orchestrator.metered_client import MeteredClient
+from orchestrator.rewind import rewind_run
 from orchestrator.run import RunRequest, resume_novel, run_novel
 from orchestrator.run_folder import RunFolder, new_run_id
 from orchestrator.status import run_status
 from orchestrator.summary import RunSummary
-from state import open_state
+from state import StateError, open_state
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 LOG_LEVEL: ContextVar[str] = ContextVar("log_level", default="warning")
@@ -157,6 +160,16 @@ def _execute(
         display.close()
         click.echo(f"interrupted: resume with `orchestrator resume {folder.root}`", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except (OSError, StateError) as exc:
+        if not is_disk_full(exc):
+            raise
+        display.close()
+        click.echo(
+            f"error: the disk is full ({exc}); the run stopped and everything committed "
+            f"is kept. Free some space, then: orchestrator resume {folder.root}",
+            err=True,
+        )
+        raise SystemExit(EXIT_FAILED) from None
     finally:
         display.close()
         folder.unlock()
@@ -385,6 +398,34 @@ def config_check(path: Path) -> None:
         f"{path}: ok ({config.project.title!r}, {config.project.chapters} chapters, "
         f"{len(config.characters)} characters)"
     )
+
+
+@state_group.command("rollback")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--to-chapter",
+    type=click.IntRange(1),
+    required=True,
+    help="Rewind to the state before this chapter; it and later chapters are written again.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def state_rollback(run_dir: Path, to_chapter: int, as_json: bool) -> None:
+    """Rewind a run's story state to before a chapter, so it can be rewritten (by resume).
+
+    The book's files from that chapter on move to superseded/; drafts stay.
+    """
+    folder = RunFolder.existing(run_dir)
+    folder.lock()
+    try:
+        result = asyncio.run(rewind_run(folder, to_chapter))
+    finally:
+        folder.unlock()
+    click.echo(json.dumps(result.to_dict()) if as_json else result.render())
+
+
+for command in (publish, rollback_cmd, history, doctor):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -186,6 +186,16 @@ class OrchestratorSection(_Section):
     context_tokens: int = Field(
         default=8000, ge=1000, le=1_000_000, description="token budget of a writer's prompt"
     )
+    min_free_mb: int = Field(
+        default=100, ge=0, description="refuse to start (or resume) with less free disk space"
+    )
+    lease_seconds: float = Field(
+        default=120,
+        ge=2,
+        le=86_400,
+        description="how long a chapter's lease lasts without renewal (renewed every third "
+        "of it while the chapter is written); a dead writer's chapter is taken over after it",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -242,6 +252,18 @@ class StateSection(_Section):
 # -- the project file ------------------------------------------------------------
 
 
+class PublishSection(_Section):
+    """Where published versions are recorded, and what the publish gate allows."""
+
+    folder: str | None = Field(
+        default=None,
+        description="the publish folder, relative to the project file (default runs/published)",
+    )
+    max_findings: int = Field(
+        default=0, ge=0, description="continuity findings a run may have and still be published"
+    )
+
+
 class ProjectConfig(_Section):
     """A novel project: the whole of ``config.yaml``."""
 
@@ -253,6 +275,7 @@ class ProjectConfig(_Section):
     llm: LLMSection = Field(default_factory=LLMSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
     state: StateSection = Field(default_factory=StateSection)
+    publish: PublishSection = Field(default_factory=PublishSection)
 
     @model_validator(mode="after")
     def _references(self) -> Self:

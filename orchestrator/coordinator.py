@@ -10,6 +10,7 @@ Nothing but this coroutine touches the bookkeeping, so there are no locks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +26,14 @@ from agents.prompts import PromptLibrary
 from agents.schemas import ChapterDraft, ChapterJob, ContinuityFinding, Outline, ProjectBrief
 from agents.writer import ChapterWriter
 from orchestrator.book import BookChapter, chapter_markdown
+from orchestrator.chapter_leases import ChapterLeases
 from orchestrator.contradictions import revision_notes, unresolved_findings
 from orchestrator.frontier import StoryFrontier
 from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import RestoredChapter
 from orchestrator.run_folder import RunFolder
 from orchestrator.schedule import ChapterSlot, Mode, Schedule
-from state import ChapterRecord, StateManager, StoryState
+from state import ChapterRecord, LeaseLostError, StateManager, StoryState
 
 log = structlog.get_logger("orchestrator.run")
 
@@ -56,6 +58,7 @@ class Scheduling:
     mode: Mode = "parallel"
     window: int | None = None
     max_attempts: int = 3
+    lease_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class Coordinator:
         self.writer = ChapterWriter(client, self.prompts, brief, models.writer, budget)
         self.editor = ContinuityEditor(client, self.prompts, brief, models.editor)
         self._observe = observer
+        self._leases: ChapterLeases | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tell the log and the display what happened."""
@@ -133,21 +137,31 @@ class Coordinator:
                 frontier.committed(chapter.number, chapter.kept.delta.changes)
         self._advance(schedule, frontier)
         running: dict[asyncio.Task[Committed | Failed], int] = {}
-        try:
-            while not frontier.done:
-                for number in schedule.take(frontier.next, len(running)):
-                    job = self._job(outline, schedule, frontier, number)
-                    running[asyncio.create_task(self._attempt(job))] = number
-                if not running:
-                    raise RuntimeError(f"nothing to run before chapter {frontier.next} is final")
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in sorted(done, key=running.__getitem__):
-                    number = running.pop(task)
-                    await self._settle(schedule.slots[number], task.result(), frontier)
-                self._advance(schedule, frontier)
-        finally:
-            await _cancel(running)
+        async with ChapterLeases(self.manager, s.lease_s, self.emit) as self._leases:
+            try:
+                await self._write_all(outline, schedule, frontier, running)
+            finally:
+                await _cancel(running)
         return schedule
+
+    async def _write_all(
+        self,
+        outline: Outline,
+        schedule: Schedule,
+        frontier: StoryFrontier,
+        running: dict[asyncio.Task[Committed | Failed], int],
+    ) -> None:
+        while not frontier.done:
+            for number in schedule.take(frontier.next, len(running)):
+                job = self._job(outline, schedule, frontier, number)
+                running[asyncio.create_task(self._attempt(job))] = number
+            if not running:
+                raise RuntimeError(f"nothing to run before chapter {frontier.next} is final")
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(done, key=running.__getitem__):
+                number = running.pop(task)
+                await self._settle(schedule.slots[number], task.result(), frontier)
+            self._advance(schedule, frontier)
 
     def _job(
         self, outline: Outline, schedule: Schedule, frontier: StoryFrontier, number: int
@@ -173,18 +187,31 @@ class Coordinator:
         )
 
     async def _attempt(self, job: ChapterJob) -> Committed | Failed:
-        """One attempt: write, make the draft durable, then commit its delta."""
+        """One attempt under the chapter's lease: write, make the draft durable, then
+        commit its delta (fenced by the lease, which the commit releases)."""
+        assert self._leases is not None
+        number = job.plan.number
+        lease = await self._leases.claim(number)
         try:
             draft = await self.writer.write(job)
-        except AgentFailedError as exc:
+            text = chapter_markdown(
+                BookChapter(draft.chapter, draft.title, draft.text), self.brief.language
+            )
+            path = self.folder.draft_path(draft.chapter, draft.attempt)
+            await asyncio.to_thread(self.folder.write_text, path, text)
+            # Conflicts are the frontier's to judge (in chapter order), not apply's result.
+            await self.manager.apply(draft.delta, lease=lease)
+        except LeaseLostError as exc:
+            self._leases.committed(number)  # not ours to release any more
             return Failed(str(exc))
-        text = chapter_markdown(
-            BookChapter(draft.chapter, draft.title, draft.text), self.brief.language
-        )
-        path = self.folder.draft_path(draft.chapter, draft.attempt)
-        await asyncio.to_thread(self.folder.write_text, path, text)
-        # Conflicts are the frontier's to judge (in chapter order), not apply's result.
-        await self.manager.apply(draft.delta)
+        except AgentFailedError as exc:
+            await self._leases.release(number)
+            return Failed(str(exc))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._leases.release(number))
+            raise
+        self._leases.committed(number)
         return Committed(draft)
 
     async def _settle(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -12,6 +13,7 @@ from agents.errors import AgentError
 from orchestrator.bench_run import BenchRunError
 from orchestrator.config_errors import ConfigError
 from orchestrator.manifest import ManifestError
+from orchestrator.published import PublishError
 from orchestrator.run_folder import RunFolderError
 from state.errors import (
     CorruptStateError,
@@ -38,6 +40,7 @@ BAD_INPUT: tuple[type[BaseException], ...] = (
     SchemaVersionError,
     RunFolderError,
     ManifestError,
+    PublishError,
 )
 # OSError last: a full disk or a folder that cannot be written, with the path in the message.
 RUN_FAILURES: tuple[type[BaseException], ...] = (
@@ -48,6 +51,18 @@ RUN_FAILURES: tuple[type[BaseException], ...] = (
     BenchRunError,
     OSError,
 )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk or an exhausted quota."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(seen) or "No space left" in str(seen):
+            return True
+        seen = getattr(seen, "cause", None) or seen.__cause__ or seen.__context__
+    return False
 
 
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:

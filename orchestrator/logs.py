@@ -40,6 +40,9 @@ def configure(
         file = logging.FileHandler(json_file, encoding="utf-8")
         file.setLevel(file_level.upper())
         handlers.append(file)
+    # A log line that cannot be written (a full disk) must neither stop the run nor print
+    # a traceback; the error that matters reaches the user through the run itself.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     for old in root.handlers:
         old.close()  # a file handler of an earlier configure would leak its file

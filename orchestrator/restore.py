@@ -34,16 +34,18 @@ class RestoredChapter:
 async def restore_chapters(manager: StateManager, folder: RunFolder) -> dict[int, RestoredChapter]:
     """Chapter number -> what survives of it (only chapters something happened to)."""
     records = await manager.chapters()
-    kept_events = {e.chapter: e for e in await manager.history(include_superseded=False)}
+    events = await manager.history()
+    kept_events = {e.chapter: e for e in events if not e.superseded}
     tries = _attempts_started(folder, records)
+    for past in events:  # superseded and rewound attempts count too: keys are never reused
+        tries[past.chapter] = max(tries.get(past.chapter, 0), past.attempt)
     restored = {}
-    for number in sorted(set(tries) | set(kept_events)):
+    for number in sorted(tries):
         event, record = kept_events.get(number), records.get(number)
         kept = None
         if event is not None and record is not None:
             kept = _kept_draft(folder, event, record)
-        started = max(tries.get(number, 0), event.attempt if event else 0)
-        restored[number] = RestoredChapter(number, started, kept)
+        restored[number] = RestoredChapter(number, tries[number], kept)
     return restored
 
 

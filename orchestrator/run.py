@@ -30,13 +30,15 @@ from orchestrator.config import (
     project_brief,
 )
 from orchestrator.coordinator import AgentModels, Coordinator, Observer, Scheduling
-from orchestrator.manifest import MANIFEST_FILE, write_manifest
+from orchestrator.doctor import ensure_disk_space
+from orchestrator.manifest import MANIFEST_FILE, verify, write_manifest
 from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import restore_chapters
 from orchestrator.run_folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.schedule import Schedule
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
+from state.atomic import stale_temp_files
 from state.url import parse_state_url
 
 
@@ -67,6 +69,7 @@ async def run_novel(request: RunRequest, observer: Observer, client: MeteredClie
     started_at = datetime.now(UTC)
     folder, config = request.folder, request.config
     url = state_url(config, folder, request.config_path.parent)
+    ensure_disk_space(folder.root, config.orchestrator.min_free_mb)
     async with open_state(url) as manager:
         await _claim_store(manager, request.run_id, url)
         # Only now is the folder a run: a run refused above can be retried in it.
@@ -89,9 +92,11 @@ async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredCli
     """
     started_at = datetime.now(UTC)
     url = folder.run_meta()["state_url"]
+    _check_resumable(folder)
     request = RunRequest(
         load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
     )
+    ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
     async with open_state(url, create=False) as manager:
         await _claim_store(manager, request.run_id, url)
         coordinator = _coordinator(request, client, manager, folder, observer)
@@ -104,6 +109,22 @@ async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredCli
         coordinator.emit("chapters_restored", kept=kept)
         schedule = await coordinator.write_book(outline, initial, restored)
         return await _finish(coordinator, request, url, outline, schedule, started_at)
+
+
+def _check_resumable(folder: RunFolder) -> None:
+    """Refuse to write over a finished book whose files no longer match its manifest;
+    remove temp files a killed writer left (no writer runs: we hold the run lock)."""
+    if folder.path(MANIFEST_FILE).exists():
+        result = verify(folder)
+        if result.missing or result.changed:
+            differ = ", ".join([*result.missing, *result.changed])
+            raise RunFolderError(
+                f"{folder.root} does not match its manifest ({differ}); "
+                f"see `orchestrator verify {folder.root}` and restore the files before resuming"
+            )
+    for sub in ("", "chapters", "drafts"):
+        for temp in stale_temp_files(folder.root / sub):
+            temp.unlink(missing_ok=True)
 
 
 def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
@@ -175,6 +196,7 @@ def _coordinator(
             mode=section.mode,
             window=section.window,
             max_attempts=section.max_attempts,
+            lease_s=section.lease_seconds,
         ),
         budget=context_budget(config),
         observer=observer,

@@ -9,6 +9,7 @@ from state.errors import (
     StateURLError,
     StateWriteError,
 )
+from state.leases import Holder, Lease, LeaseLostError
 from state.manager import StateManager
 from state.models import (
     ApplyResult,
@@ -19,6 +20,7 @@ from state.models import (
     FieldChange,
     FieldRead,
     Foreshadowing,
+    RewindResult,
     StateDelta,
     StoryState,
 )
@@ -34,7 +36,11 @@ __all__ = [
     "FieldChange",
     "FieldRead",
     "Foreshadowing",
+    "Holder",
+    "Lease",
+    "LeaseLostError",
     "LockTimeoutError",
+    "RewindResult",
     "SchemaVersionError",
     "StateDelta",
     "StateError",

@@ -9,6 +9,7 @@ Keys it keeps (documents of the backend):
 - ``applied/<idempotency key>``: deltas already applied (what makes apply idempotent)
 - ``chapters/<chapter>``: chapter records
 - ``meta/schema``: when the store was initialized
+- ``lease/<name>``: who is writing what, until when (see ``state.leases``)
 
 Every committed delta is also an event in the log; ``snapshot(as_of_chapter=k)``
 folds the kept events of chapters before k over the initial state.
@@ -25,6 +26,7 @@ from typing import Any
 from state.backend import Backend
 from state.fold import FieldLog, field_value_before, fold, materialize
 from state.group_commit import GroupCommitter
+from state.leases import LEASE_PREFIX, Holder, Lease, check_fence, claim_in, lease_key
 from state.metrics import StoreMetrics
 from state.models import (
     STORY_KINDS,
@@ -33,6 +35,7 @@ from state.models import (
     Conflicting,
     Event,
     FieldChange,
+    RewindResult,
     StateDelta,
     StoryState,
     utcnow,
@@ -105,15 +108,95 @@ class StateManager:
 
     # -- applying deltas -------------------------------------------------------------
 
-    async def apply(self, delta: StateDelta) -> ApplyResult:
+    async def apply(self, delta: StateDelta, lease: Lease | None = None) -> ApplyResult:
         """Commit a chapter's delta (and its record) atomically; a repeat is a no-op.
 
         The result lists the changes whose ``old`` differs from the state as of
         the chapter (the chapter read a stale state) and the later chapters
-        whose own reads this delta now contradicts.
+        whose own reads this delta now contradicts. With a ``lease``, the delta
+        commits only if the lease is still held (else ``LeaseLostError``), and
+        the lease is released in the same transaction.
         """
         async with self.transaction("apply") as tx:
+            if lease is not None:
+                await check_fence(tx, lease)
             return await _apply_in(tx, delta)
+
+    async def rewind(self, to_chapter: int) -> RewindResult:
+        """Forget chapters ``to_chapter`` and later, so they can be written again.
+
+        The story state becomes what the chapters before ``to_chapter`` left;
+        those chapters' records and kept attempts go, and a ``rewind`` event
+        names what was dropped. Their deltas stay in the history (shown as
+        superseded), and their idempotency keys stay used, so a new attempt
+        always has a new number.
+        """
+        async with self.transaction("rewind") as tx:
+            dropped = {
+                int(key.removeprefix("kept/")): doc["seq"]
+                for key, doc in (await tx.scan("kept/")).items()
+                if int(key.removeprefix("kept/")) >= to_chapter
+            }
+            records = [
+                int(key.removeprefix("chapters/"))
+                for key in await tx.scan("chapters/")
+                if int(key.removeprefix("chapters/")) >= to_chapter
+            ]
+            for chapter in dropped:
+                await tx.delete(kept_key(chapter))
+            for chapter in records:
+                await tx.delete(chapter_key(chapter))
+            fields = await _drop_field_entries(tx, to_chapter)
+            seq = None
+            if dropped or records:
+                body = {"kind": "rewind", "to_chapter": to_chapter, "at": utcnow().isoformat()}
+                body["dropped"] = {str(c): s for c, s in sorted(dropped.items())}
+                seq = await tx.append_event(body, chapter=to_chapter)
+            return RewindResult(
+                to_chapter=to_chapter,
+                chapters=sorted(set(dropped) | set(records)),
+                fields=fields,
+                seq=seq,
+            )
+
+    # -- leases ------------------------------------------------------------------------
+
+    async def claim_lease(
+        self, name: str, holder: Holder, ttl_s: float
+    ) -> tuple[Lease | None, Lease | None]:
+        """Take ``name`` (or renew it, if ``holder`` has it): (the lease or None if another
+        live holder has it; the stale lease taken over, if any)."""
+        async with self.transaction("lease") as tx:
+            return await claim_in(tx, name, holder, ttl_s)
+
+    async def renew_leases(self, leases: list[Lease], ttl_s: float) -> list[Lease | None]:
+        """Extend each lease in one transaction; None where it was lost to another holder."""
+        async with self.transaction("lease") as tx:
+            renewed: list[Lease | None] = []
+            for lease in leases:
+                doc = await tx.get(lease_key(lease.name))
+                if doc is None or Lease.from_doc(lease.name, doc).holder != lease.holder:
+                    renewed.append(None)
+                    continue
+                taken, _ = await claim_in(tx, lease.name, lease.holder, ttl_s)
+                renewed.append(taken)
+            return renewed
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Give ``lease`` up (a no-op if it is no longer the holder's)."""
+        async with self.transaction("lease") as tx:
+            doc = await tx.get(lease_key(lease.name))
+            if doc is not None and Lease.from_doc(lease.name, doc).holder == lease.holder:
+                await tx.delete(lease_key(lease.name))
+
+    async def leases(self) -> list[Lease]:
+        """Every lease in the store, live or stale."""
+        async with self._read("leases"):
+            docs = await self.backend.scan(LEASE_PREFIX)
+            return [
+                Lease.from_doc(key.removeprefix(LEASE_PREFIX), json.loads(raw))
+                for key, raw in sorted(docs.items())
+            ]
 
     # -- reading -----------------------------------------------------------------------
 
@@ -178,6 +261,27 @@ class StateManager:
 
     async def close(self) -> None:
         await self.backend.close()
+
+
+async def _drop_field_entries(tx: Transaction, to_chapter: int) -> int:
+    """Remove what chapters ``to_chapter`` and later set from every field log; rebuild the
+    documents from their initial version and what is left. Returns the fields changed."""
+    changed = 0
+    for name, log in (await tx.scan("fieldlog/")).items():
+        kept = {f: [e for e in entries if e["c"] < to_chapter] for f, entries in log.items()}
+        dropped = sum(len(entries) for entries in log.values()) - sum(map(len, kept.values()))
+        if not dropped:
+            continue
+        changed += dropped
+        key = name.removeprefix("fieldlog/")
+        kept = {f: entries for f, entries in kept.items() if entries}
+        await tx.put(name, kept)
+        doc = materialize(await tx.get(f"initial/{key}"), kept)
+        if doc is None:
+            await tx.delete(key)
+        else:
+            await tx.put(key, doc)
+    return changed
 
 
 def _kept_seqs(docs: dict[str, str]) -> set[int]:

@@ -169,6 +169,15 @@ class ApplyResult(_Record):
     invalidated_chapters: list[int] = Field(default_factory=list)
 
 
+class RewindResult(_Record):
+    """What ``StateManager.rewind`` dropped."""
+
+    to_chapter: int
+    chapters: list[int] = Field(default_factory=list)  # chapters forgotten
+    fields: int = 0  # field settings removed from the state
+    seq: int | None = None  # the rewind event, if anything was dropped
+
+
 class StoryState(_Record):
     """The story as some set of chapters left it."""
 

@@ -224,6 +224,8 @@ class SQLiteBackend(LocalFileBackend):
             self._seq = None
             if isinstance(exc, sqlite3.Error):
                 raise _write_error(str(self.path), exc) from exc
+            if isinstance(exc, OSError):
+                raise StateWriteError(str(self.path), exc) from exc
             raise
         self._cache.update(writes)
         if events:

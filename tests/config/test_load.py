@@ -206,6 +206,7 @@ def test_the_json_schema_describes_the_file() -> None:
         "llm",
         "orchestrator",
         "state",
+        "publish",
     }
     assert set(schema["required"]) == {"project", "characters"}
     assert schema["additionalProperties"] is False

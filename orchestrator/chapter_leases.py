@@ -1,0 +1,110 @@
+"""This process's chapter leases: taken before a chapter is written, renewed while it is.
+
+A writer claims ``chapter-<n>`` before it calls the model. A keeper task
+renews every lease the process holds, every third of the lease time, in one
+transaction. The commit of the chapter's delta is fenced by its lease and
+releases it; a failed attempt releases it explicitly. A lease held by a live
+writer elsewhere is waited for; one left by a dead process is taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+import structlog
+
+from state import Holder, Lease, StateError, StateManager
+
+log = structlog.get_logger("orchestrator.leases")
+
+Emit = Callable[..., None]
+
+
+def chapter_lease_name(chapter: int) -> str:
+    return f"chapter-{chapter:06d}"
+
+
+class ChapterLeases:
+    """The chapter leases of one process, and the task that keeps them alive."""
+
+    def __init__(self, manager: StateManager, ttl_s: float, emit: Emit) -> None:
+        self.manager = manager
+        self.ttl_s = ttl_s
+        self.holder = Holder.this_process()
+        self._emit = emit
+        self._held: dict[int, Lease] = {}
+        self._keeper: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ChapterLeases:
+        self._keeper = asyncio.create_task(self._keep())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+
+    async def claim(self, chapter: int) -> Lease:
+        """The chapter's lease, waiting while a live writer elsewhere holds it."""
+        name = chapter_lease_name(chapter)
+        waited = False
+        while True:
+            lease, other = await self.manager.claim_lease(name, self.holder, self.ttl_s)
+            if lease is not None:
+                if other is not None:
+                    self._emit(
+                        "lease_taken_over",
+                        chapter=chapter,
+                        previous=other.holder.label(),
+                        reason=other.stale_reason(),
+                    )
+                self._held[chapter] = lease
+                return lease
+            assert other is not None
+            if not waited:
+                waited = True
+                self._emit("lease_wait", chapter=chapter, holder=other.holder.label())
+            await asyncio.sleep(min(max(other.expires_at - time.time(), 0.05), self.ttl_s / 3))
+
+    def committed(self, chapter: int) -> None:
+        """The fenced commit released the lease in the store."""
+        self._held.pop(chapter, None)
+
+    async def release(self, chapter: int) -> None:
+        """Give the chapter up (its attempt failed or was cancelled)."""
+        lease = self._held.pop(chapter, None)
+        if lease is not None:
+            await self.manager.release_lease(lease)
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_s / 3)
+            try:
+                await self.renew()
+            except StateError as exc:  # the next round tries again; the fence guards commits
+                log.warning("lease_renew_failed", error=str(exc))
+
+    async def renew(self) -> None:
+        """Extend every lease held; report (and forget) the ones lost to another holder."""
+        chapters = sorted(self._held)
+        if not chapters:
+            return
+        renewed = await self.manager.renew_leases([self._held[c] for c in chapters], self.ttl_s)
+        for chapter, lease in zip(chapters, renewed, strict=True):
+            if chapter not in self._held:
+                continue  # committed while the renewal ran
+            if lease is None:
+                self._held.pop(chapter)
+                self._emit("lease_lost", chapter=chapter)
+            else:
+                self._held[chapter] = lease

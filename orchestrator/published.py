@@ -1,0 +1,114 @@
+"""The publish folder: which manuscript version is published, and how it came to be.
+
+::
+
+    runs/published/
+      CURRENT.json      the version published now (absent when none is)
+      HISTORY.jsonl     every publish and rollback, oldest first, one JSON object a line
+      publish.lock      held while a publish or rollback runs
+      v0003/            the published files of version 3 (manuscript, e-book, manifest)
+
+HISTORY is the record; CURRENT is what replaying it gives, written after it.
+Both are replaced atomically, so a crash leaves either the old or the new
+record, and a CURRENT behind HISTORY is rewritten by the next command.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from state.atomic import replace_file
+
+CURRENT_FILE = "CURRENT.json"
+HISTORY_FILE = "HISTORY.jsonl"
+LOCK_FILE = "publish.lock"
+
+
+class PublishError(Exception):
+    """Publishing or rolling back cannot go ahead (the message says why)."""
+
+
+def version_dir_name(version: int) -> str:
+    return f"v{version:04d}"
+
+
+class PublishFolder:
+    """Reads and writes one publish folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder for one publish or rollback (other publishers wait)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise PublishError(
+                f"cannot use the publish folder {self.root}: {exc.strerror}"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every event, oldest first."""
+        path = self.root / HISTORY_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        events = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                event = json.loads(line)
+            except ValueError as exc:
+                raise PublishError(f"{path}, line {number}: not JSON ({exc})") from None
+            if not isinstance(event, dict) or event.get("event") not in ("publish", "rollback"):
+                raise PublishError(f"{path}, line {number}: not a publish or rollback event")
+            events.append(event)
+        return events
+
+    def current(self) -> dict[str, Any] | None:
+        """The published version, from the history (CURRENT.json mirrors it)."""
+        stack = active_versions(self.history())
+        return stack[-1] if stack else None
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Add an event to HISTORY, then rewrite CURRENT to match."""
+        events = [*self.history(), event]
+        lines = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in events)
+        replace_file(self.root / HISTORY_FILE, lines.encode("utf-8"))
+        self.sync_current(events)
+
+    def sync_current(self, events: list[dict[str, Any]] | None = None) -> None:
+        stack = active_versions(self.history() if events is None else events)
+        path = self.root / CURRENT_FILE
+        if not stack:
+            path.unlink(missing_ok=True)
+            return
+        text = json.dumps(stack[-1], indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        replace_file(path, text.encode("utf-8"))
+
+    def next_version(self) -> int:
+        return 1 + max((e["version"] for e in self.history() if e["event"] == "publish"), default=0)
+
+
+def active_versions(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replay the history: a publish puts its version on top, a rollback takes the top off."""
+    stack: list[dict[str, Any]] = []
+    for event in events:
+        if event["event"] == "publish":
+            stack.append(event)
+        elif stack:
+            stack.pop()
+    return stack
