@@ -208,8 +208,10 @@ class Coordinator:
             await self._leases.release(number)
             return Failed(str(exc))
         except BaseException:
+            # Cancelled (the run is stopping) or a write failed: give the chapter up if the
+            # store still takes writes; if not, the lease is stale once this process ends.
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._leases.release(number))
+                await self._leases.release(number)
             raise
         self._leases.committed(number)
         return Committed(draft)

@@ -99,15 +99,28 @@ class GroupCommitter:
         Returns when this writer stopped holding the slot (for the hold-time metric).
         """
         group.members += 1
+        cancelled = False
         if self._queued == 0 and group.members < self.max_group:
             # Let writers that are ready to run reach the queue and join this commit.
-            await asyncio.sleep(0)
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                # We hold the slot: leaving now would leave the group open with no one to
+                # close it and every later writer waiting. Close it, then go.
+                cancelled = True
+        if cancelled:
+            await self._close(group)
+            raise asyncio.CancelledError
         if self._queued > 0 and group.members < self.max_group:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             group.waiters.append(done)
             self._slot.release()
             released = time.perf_counter()
-            await asyncio.shield(done)
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError:
+                done.add_done_callback(_outcome_unheard)  # nobody is left to hear it
+                raise
             return released
         await self._close(group)
         return time.perf_counter()
@@ -134,6 +147,12 @@ class GroupCommitter:
                 waiter.set_exception(error)
         if error is not None:
             raise error
+
+
+def _outcome_unheard(done: asyncio.Future[None]) -> None:
+    """Retrieve the outcome of a group whose writer was cancelled while it waited."""
+    if not done.cancelled():
+        done.exception()
 
 
 _current: contextvars.ContextVar[GroupCommitter | None] = contextvars.ContextVar(

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+# Random kill times come from this seed; a failure names it so it can be replayed.
+SEED = int(os.environ.get("CHAOS_SEED", "20261121"))
 EXAMPLE = ROOT / "config.yaml"
 # Enough latency that a kill lands with writes in flight; small enough to stay fast.
 SLOW = ["llm.latency_ms=80", "orchestrator.workers=4", "llm.drift=0.3", "project.target_words=200"]
@@ -71,6 +73,15 @@ def check_finished_run(run_dir: Path) -> dict[str, Any]:
     assert summary["written"] == summary["chapters"]
     verified = subprocess.run(cli("verify", str(run_dir)), env=child_env(), capture_output=True)
     assert verified.returncode == 0, verified.stdout
+    # Healthy store (integrity_check), no lease left behind, no stray temp file kept.
+    doctor = subprocess.run(
+        cli("doctor", str(run_dir), "--json"), env=child_env(), capture_output=True, text=True
+    )
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    failed = [c for name, c in checks.items() if not c["ok"] and c["level"] == "error"]
+    assert [c["name"] for c in failed] in ([], ["disk"]), failed  # (a tiny test disk is full)
+    assert checks["leases"]["ok"]
+    assert checks["sqlite.integrity"]["ok"]
     events = history(run_dir)
     keys = Counter(e["idempotency_key"] for e in events)
     assert max(keys.values()) == 1, f"applied twice: {keys.most_common(3)}"

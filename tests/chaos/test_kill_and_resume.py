@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -11,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.conftest import check_finished_run, finish, start_resume, start_run
+from tests.chaos.conftest import SEED, check_finished_run, finish, start_resume, start_run
 
 KILLS = 6
-SEED = int(os.environ.get("CHAOS_SEED", "20261121"))
 
 
 def _kill_after(child: subprocess.Popen[bytes], delay: float) -> bool:

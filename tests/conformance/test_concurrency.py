@@ -99,6 +99,23 @@ async def test_a_cancelled_waiting_writer_does_not_stall_the_group(manager: Stat
             await tx.put("k/cleanup", 1)
 
 
+async def test_writers_cancelled_at_any_point_never_stall_the_store(manager: StateManager) -> None:
+    """Cancel one of several writers after each number of loop turns in turn: wherever the
+    cancellation lands (queued, in its body, handing on, closing), later writers go on."""
+    for writers in (1, 3):
+        for turns in range(10):
+            keys = [f"k/{writers}-{turns}-{w}" for w in range(writers)]
+            tasks = [asyncio.create_task(increment(manager, key)) for key in keys]
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            tasks[0].cancel()
+            done, _ = await asyncio.wait(tasks, timeout=10)
+            assert len(done) == writers, f"writers stalled ({writers} writers, turn {turns})"
+            after = asyncio.create_task(increment(manager, "k/after"))
+            done, _ = await asyncio.wait({after}, timeout=10)
+            assert after in done, f"a later writer stalled ({writers} writers, turn {turns})"
+
+
 WORKER = """
 import asyncio, sys
 import state

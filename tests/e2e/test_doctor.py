@@ -1,0 +1,60 @@
+"""``orchestrator doctor``: a healthy run and store pass every check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+from tests.e2e.conftest import Run, orchestrator
+
+
+def checks(proc: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    report = json.loads(proc.stdout)
+    return {c["name"]: c for c in report["checks"]}
+
+
+def test_a_finished_run_is_healthy(en_run: Run) -> None:
+    proc = orchestrator("doctor", en_run.folder, "--json", cwd=en_run.folder.parent)
+
+    assert proc.returncode == 0, proc.stdout
+    found = checks(proc)
+    expected = {
+        "run.record",
+        "run.config",
+        "store.open",
+        "sqlite.wal",
+        "sqlite.busy_timeout",
+        "sqlite.schema",
+        "sqlite.integrity",
+        "store.content",
+        "leases",
+        "manifest",
+        "temp_files",
+        "disk",
+    }
+    assert set(found) == expected
+    assert all(c["ok"] for c in found.values())
+    assert "files match MANIFEST.json" in found["manifest"]["detail"]
+
+
+def test_a_state_url_is_checked_on_its_own(en_run: Run) -> None:
+    proc = orchestrator("doctor", en_run.url, cwd=en_run.folder.parent)
+    assert proc.returncode == 0, proc.stdout
+    assert "ok   sqlite.integrity: integrity_check: ok" in proc.stdout
+    assert proc.stdout.rstrip().endswith("healthy")
+
+
+def test_too_little_free_space_fails(en_run: Run) -> None:
+    proc = orchestrator(
+        "doctor", en_run.folder, "--min-free-mb", str(10**9), "--json", cwd=en_run.folder.parent
+    )
+    assert proc.returncode == 1
+    assert not checks(proc)["disk"]["ok"]
+
+
+def test_a_missing_store_fails_clearly(en_run: Run) -> None:
+    proc = orchestrator("doctor", "sqlite:///nowhere/state.db", cwd=en_run.folder.parent)
+    assert proc.returncode == 1
+    assert "FAIL store.open" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
