@@ -212,6 +212,9 @@ def describe(event: str, fields: dict[str, Any]) -> str:
         )
     if event == "reviewed":
         return f"continuity pass: {fields['findings']} findings"
+    if event == "budget_stopped":
+        chapters = ", ".join(str(n) for n in fields["chapters"])
+        return f"chapters {chapters} {fields['reason']}"
     return event
 
 
@@ -225,7 +228,9 @@ def render_summary(summary: RunSummary) -> str:
         f"{summary.wall_s:.1f} s",
         f"  model calls {summary.model_calls} (critical path {summary.critical_path_calls}), "
         f"tokens in {usage.input_tokens:,} out {usage.output_tokens:,} "
-        f"cache write {usage.cache_write_tokens:,} read {usage.cache_read_tokens:,}",
+        f"cache write {usage.cache_write_tokens:,} read {usage.cache_read_tokens:,}, "
+        f"cost ${usage.cost_usd:.4f}",
+        *_budget_lines(summary),
         f"  continuity findings {len(summary.findings)}",
     ]
     lines += [f"    ch {f.chapter} {f.kind}: {f.detail}" for f in summary.findings[:5]]
@@ -233,6 +238,16 @@ def render_summary(summary: RunSummary) -> str:
         lines.append(f"    ... and {len(summary.findings) - 5} more in findings.json")
     lines += [f"  {name:<12}{path}" for name, path in summary.paths.items()]
     return "\n".join(lines)
+
+
+def _budget_lines(summary: RunSummary) -> list[str]:
+    budget = summary.budget
+    if budget is None:
+        return []
+    line = f"  budget ${budget.limit_usd:.4f}: spent ${budget.spent_usd:.4f}"
+    if budget.stopped:
+        line += ", stopped before chapters " + ", ".join(map(str, budget.not_started))
+    return [line]
 
 
 def make_display(*, quiet: bool, as_json: bool, tokens: TokenCount) -> Display:
