@@ -144,7 +144,14 @@ class JsonDisplay(Display):
 class PlainDisplay(Display):
     """A line per notable event on stderr (for logs and pipes), the summary on stdout."""
 
-    NOTABLE = ("run_started", "planned", "chapter_committed", "chapter_revision", "chapter_failed")
+    NOTABLE = (
+        "run_started",
+        "planned",
+        "chapter_committed",
+        "chapter_revision",
+        "chapter_failed",
+        "budget_stopped",
+    )
 
     def __init__(self, tokens: TokenCount = lambda: 0, console: Console | None = None) -> None:
         super().__init__(tokens)
@@ -180,7 +187,13 @@ class LiveDisplay(PlainDisplay):
         return Group(self.bar, Text(self.progress.line(self.tokens()), style="dim"))
 
     def show(self, event: str, fields: dict[str, Any]) -> None:
-        if event in ("chapter_revision", "chapter_failed", "run_started", "reviewed"):
+        if event in (
+            "chapter_revision",
+            "chapter_failed",
+            "run_started",
+            "reviewed",
+            "budget_stopped",
+        ):
             self.console.print(
                 describe(event, fields), markup=False, highlight=False, soft_wrap=True
             )

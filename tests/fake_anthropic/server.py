@@ -83,7 +83,9 @@ class FakeAnthropic:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer((self.host, self.port), handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -123,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
             agent=agent_of(request),
             chapter=chapter_of(request),
             body=request,
-            api_key=self.headers.get("x-api-key"),
+            api_key=self._api_key(),
         )
         fault = self.fake.script.take(entry.agent, entry.chapter)
         entry.fault = fault.kind if fault else None
@@ -132,6 +134,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(request, entry, fault)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout): nothing to say
+
+    def _api_key(self) -> str | None:
+        """The key sent: ``x-api-key``, or ``Authorization: Bearer`` (the SDK's 2.x way)."""
+        bearer = self.headers.get("authorization", "")
+        if bearer.lower().startswith("bearer "):
+            return bearer[len("bearer ") :]
+        return self.headers.get("x-api-key")
 
     def _answer(self, request: dict[str, Any], entry: Recorded, fault: Fault | None) -> None:
         kind = fault.kind if fault else None
