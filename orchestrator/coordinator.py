@@ -225,18 +225,21 @@ class Coordinator:
 
     def _stop_spending(self, schedule: Schedule) -> bool:
         """Nothing runs and the budget lets nothing start: the waiting chapters are not written
-        (a chapter with a kept attempt keeps it). False when nothing was waiting."""
+        (a revision waiting is not made: the kept attempt stands, its contradictions become
+        findings). False when nothing was waiting."""
         waiting = schedule.drain()
         if not waiting:
             return False
-        reason = self.spending.stop(waiting)
+        unwritten = [n for n in waiting if schedule.slots[n].kept is None]
+        reason = self.spending.stop(unwritten)
         for number in waiting:
             slot = schedule.slots[number]
             if slot.kept is not None:
                 slot.status, slot.exhausted = "committed", True
             else:
-                slot.status, slot.error = "failed", reason
-        self.emit("budget_stopped", chapters=waiting, reason=reason)
+                slot.status, slot.error = "failed", f"not started: {reason}"
+        revisions = [n for n in waiting if n not in unwritten]
+        self.emit("budget_stopped", chapters=unwritten, revisions=revisions, reason=reason)
         return True
 
     def _advance(self, schedule: Schedule, frontier: StoryFrontier) -> None:

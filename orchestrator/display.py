@@ -226,8 +226,12 @@ def describe(event: str, fields: dict[str, Any]) -> str:
     if event == "reviewed":
         return f"continuity pass: {fields['findings']} findings"
     if event == "budget_stopped":
-        chapters = ", ".join(str(n) for n in fields["chapters"])
-        return f"chapters {chapters} {fields['reason']}"
+        stopped = (
+            [f"chapters {_numbers(fields['chapters'])} not started"] if fields["chapters"] else []
+        )
+        if fields["revisions"]:
+            stopped.append(f"revisions of chapters {_numbers(fields['revisions'])} not made")
+        return f"{fields['reason']}: {'; '.join(stopped)}"
     return event
 
 
@@ -253,13 +257,19 @@ def render_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
 def _budget_lines(summary: RunSummary) -> list[str]:
     budget = summary.budget
     if budget is None:
         return []
     line = f"  budget ${budget.limit_usd:.4f}: spent ${budget.spent_usd:.4f}"
-    if budget.stopped:
-        line += ", stopped before chapters " + ", ".join(map(str, budget.not_started))
+    if budget.not_started:
+        line += f", stopped before chapters {_numbers(budget.not_started)}"
+    elif budget.stopped:
+        line += ", stopped before the revisions still to make"
     return [line]
 
 

@@ -46,6 +46,7 @@ class SpendingLimit:
     spent: Callable[[], float] = lambda: 0.0
     attempt_costs: Callable[[], Sequence[float]] = tuple
     first_estimate_usd: float = 0.0
+    stopped: bool = False
     not_started: list[int] = field(default_factory=list)
 
     def estimate(self) -> float:
@@ -63,10 +64,11 @@ class SpendingLimit:
         return max(0, math.floor(left / estimate + 1e-9))
 
     def stop(self, chapters: Sequence[int]) -> str:
-        """Record that ``chapters`` will not start; why, for their error."""
+        """Record that nothing more starts, ``chapters`` never did; the reason, in words."""
+        self.stopped = True
         self.not_started.extend(chapters)
         return (
-            f"not started: the budget of ${self.limit_usd:.4f} would be passed "
+            f"the budget of ${self.limit_usd:.4f} would be passed "
             f"(spent ${self.spent():.4f}, about ${self.estimate():.4f} a chapter)"
         )
 
@@ -77,7 +79,7 @@ class SpendingLimit:
         return BudgetReport(
             limit_usd=self.limit_usd,
             spent_usd=round(self.spent(), 6),
-            stopped=bool(self.not_started),
+            stopped=self.stopped,
             not_started=sorted(self.not_started),
         )
 

@@ -123,3 +123,29 @@ async def test_one_429_slows_every_writer_of_the_client(
     assert len(later) == 2
     # Chapter 2 came after the 429 and waited with chapter 1 for retry-after.
     assert all(r.at - refused_at >= 0.4 for r in later)
+
+
+async def test_headers_saying_none_are_left_hold_the_next_call_until_their_reset(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("exhausted", delay_s=0.4)]))
+    client = make_client(fake)
+    await client.complete(writer_request(1))
+    await client.complete(writer_request(2))
+
+    first, second = fake.requests
+    assert first.fault == "exhausted"
+    assert second.at - first.at >= 0.3  # the reset is 0.4 s after the reply was sent
+
+
+async def test_no_more_calls_are_in_flight_than_the_concurrency_limit(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("slow", delay_s=0.3)] * 4))
+    client = make_client(fake, concurrency=2)
+    await asyncio.gather(*(client.complete(writer_request(n)) for n in range(1, 5)))
+
+    arrivals = sorted(r.at for r in fake.requests)
+    assert len(arrivals) == 4
+    # A third call can only start once one of the first two has had its 0.3 s reply.
+    assert arrivals[2] - arrivals[0] >= 0.3
