@@ -21,6 +21,7 @@ from tests.anthropic.conftest import (
     API_KEY,
     FAULT_SLOW_S,
     MODEL,
+    RUN_SETS,
     SECRET,
     StartFake,
     anthropic_env,
@@ -285,3 +286,16 @@ def test_a_model_without_a_price_is_refused_at_start(tmp_path: Path) -> None:
     assert "llm.prices: price table" in proc.stderr
     assert "no price for model 'claude-unpriced-1'" in proc.stderr
     assert not (tmp_path / "noprice").exists()
+
+
+def test_debug_logs_show_no_key(start_fake: StartFake, tmp_path: Path) -> None:
+    fake = start_fake(Rule([Fault("bad_request")], agent="writer", chapter=1))
+    config = write_project(tmp_path)
+    sets = [arg for s in (*RUN_SETS, "project.chapters=2") for arg in ("--set", s)]
+    args = ["--log-level", "debug", "run", config, "--run-dir", "debug", *sets]
+    proc = orchestrator(*args, cwd=tmp_path, env=anthropic_env(fake))
+
+    assert proc.returncode == 1, proc.stderr
+    assert "Request options" in proc.stderr  # the SDK's own debug lines are there
+    assert SECRET not in proc.stdout + proc.stderr
+    assert files_holding(tmp_path / "debug", SECRET) == []
