@@ -52,3 +52,24 @@ class OfflineBriefError(AgentError, TypeError):
             f"{agent}: the offline model answers planner, writer and editor briefs "
             f"(ProjectBrief, WritingBrief, ReviewBrief); got brief {brief} asking for {output}"
         )
+
+
+class PriceTableError(AgentError, ValueError):
+    """The price table cannot be read, or has no price for a model in use."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"price table {source}: {reason}")
+
+
+class ModelCallError(AgentError, RuntimeError):
+    """A model call failed for good: an error the API gave that is not retried, or
+    retries used up. The message is the API's own (never a request header or key)."""
+
+    def __init__(self, agent: str, reason: str, attempts: int = 1) -> None:
+        self.agent = agent
+        self.reason = reason
+        self.attempts = attempts
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(f"{agent}: the model call failed{tries}: {reason}")

@@ -61,7 +61,11 @@ class LLMRequest:
 
 
 class Usage(BaseModel):
-    """What one call (or a sum of calls) cost. ``input_tokens`` excludes cached tokens."""
+    """What one call (or a sum of calls) cost. ``input_tokens`` excludes cached tokens.
+
+    ``cost_usd`` is filled in by whoever knows the prices (the metered client,
+    from the price table); a client reports tokens only.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -70,6 +74,7 @@ class Usage(BaseModel):
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
     latency_s: float = 0.0
+    cost_usd: float = 0.0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -78,6 +83,7 @@ class Usage(BaseModel):
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
             latency_s=self.latency_s + other.latency_s,
+            cost_usd=self.cost_usd + other.cost_usd,
         )
 
 

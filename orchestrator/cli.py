@@ -155,7 +155,7 @@ def _execute(
     logs.configure(level=LOG_LEVEL.get(), json_file=folder.log_path)
     display = make_display(quiet=quiet, as_json=as_json, tokens=lambda: _tokens(client))
     try:
-        summary = asyncio.run(start(display))
+        summary = asyncio.run(_closing(client, start(display)))
     except KeyboardInterrupt:
         display.close()
         click.echo(f"interrupted: resume with `orchestrator resume {folder.root}`", err=True)
@@ -175,6 +175,13 @@ def _execute(
         folder.unlock()
     display.finish(summary)
     raise SystemExit(summary.exit_code)
+
+
+async def _closing(client: MeteredClient, work: Coroutine[Any, Any, RunSummary]) -> RunSummary:
+    try:
+        return await work
+    finally:
+        await client.aclose()  # in the loop that opened its connections
 
 
 def _tokens(client: MeteredClient) -> int:

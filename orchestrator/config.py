@@ -131,6 +131,29 @@ class AgentModels(_Section):
     editor: str | None = None
 
 
+class RetrySection(_Section):
+    """anthropic: how failed calls are retried (429, 529, 500-504, connection errors, timeouts)."""
+
+    max_attempts: int = Field(
+        default=6, ge=1, le=100, description="tries of one call, the first included"
+    )
+    initial_wait_s: float = Field(
+        default=1.0, ge=0, le=600, description="the first backoff; it doubles each retry"
+    )
+    max_wait_s: float = Field(default=60.0, ge=0, le=3600, description="the longest single backoff")
+    max_total_wait_s: float = Field(
+        default=300.0, ge=0, le=86_400, description="give a call up before its waits pass this"
+    )
+
+
+class RateLimitSection(_Section):
+    """anthropic: client-side limits shared by every call (unset: the API's headers decide)."""
+
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    input_tokens_per_minute: int | None = Field(default=None, ge=1)
+    output_tokens_per_minute: int | None = Field(default=None, ge=1)
+
+
 class LLMSection(_Section):
     """Which model writes, and how."""
 
@@ -146,6 +169,21 @@ class LLMSection(_Section):
     )
     seed: int = Field(default=0, description="offline: the seed of its choices")
     base_url: str | None = Field(default=None, description="anthropic: another API endpoint")
+    timeout_s: float = Field(
+        default=600, gt=0, le=3600, description="anthropic: read timeout (streamed: between events)"
+    )
+    stream_from_tokens: int = Field(
+        default=4096, ge=1, description="anthropic: stream calls whose max_tokens is at least this"
+    )
+    retry: RetrySection = Field(default_factory=RetrySection)
+    rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
+    prices: str | None = Field(
+        default=None,
+        description="a YAML price table (USD per million tokens); default: the one shipped",
+    )
+    budget_usd: float | None = Field(
+        default=None, gt=0, description="start no chapter once the estimated cost would pass this"
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -360,7 +398,16 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ProjectConfi
         raise _error(source, "is not UTF-8 text") from None
     except OSError as exc:
         raise _error(source, f"cannot be read: {exc.strerror or exc}") from None
-    return parse_config(text, source, overrides)
+    return _resolve_paths(parse_config(text, source, overrides), source.parent)
+
+
+def _resolve_paths(config: ProjectConfig, base: Path) -> ProjectConfig:
+    """Paths in the file are relative to it; made absolute, so the run folder's copy works."""
+    prices = config.llm.prices
+    if prices is None or Path(prices).is_absolute():
+        return config
+    llm = config.llm.model_copy(update={"prices": str((base / prices).resolve())})
+    return config.model_copy(update={"llm": llm})
 
 
 def parse_config(

@@ -20,7 +20,7 @@ import structlog
 from agents.base import AgentSettings
 from agents.context import ContextBudget
 from agents.editor import ContinuityEditor
-from agents.errors import AgentFailedError
+from agents.errors import AgentFailedError, ModelCallError
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
 from agents.schemas import ChapterDraft, ChapterJob, ContinuityFinding, Outline, ProjectBrief
@@ -33,6 +33,7 @@ from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import RestoredChapter
 from orchestrator.run_folder import RunFolder
 from orchestrator.schedule import ChapterSlot, Mode, Schedule
+from orchestrator.spending import SpendingLimit
 from state import ChapterRecord, LeaseLostError, StateManager, StoryState
 
 log = structlog.get_logger("orchestrator.run")
@@ -87,6 +88,7 @@ class Coordinator:
         budget: ContextBudget,
         observer: Observer,
         prompts: PromptLibrary | None = None,
+        spending: SpendingLimit | None = None,
     ) -> None:
         self.run_id = run_id
         self.client = client
@@ -99,6 +101,7 @@ class Coordinator:
         self.writer = ChapterWriter(client, self.prompts, brief, models.writer, budget)
         self.editor = ContinuityEditor(client, self.prompts, brief, models.editor)
         self._observe = observer
+        self.spending = spending or SpendingLimit()
         self._leases: ChapterLeases | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
@@ -152,11 +155,15 @@ class Coordinator:
         running: dict[asyncio.Task[Committed | Failed], int],
     ) -> None:
         while not frontier.done:
-            for number in schedule.take(frontier.next, len(running)):
+            room = self.spending.room(len(running))
+            for number in schedule.take(frontier.next, len(running), room):
                 job = self._job(outline, schedule, frontier, number)
                 running[asyncio.create_task(self._attempt(job))] = number
             if not running:
-                raise RuntimeError(f"nothing to run before chapter {frontier.next} is final")
+                if not self._stop_spending(schedule):
+                    raise RuntimeError(f"nothing to run before chapter {frontier.next} is final")
+                self._advance(schedule, frontier)
+                continue
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in sorted(done, key=running.__getitem__):
                 number = running.pop(task)
@@ -204,7 +211,7 @@ class Coordinator:
         except LeaseLostError as exc:
             self._leases.committed(number)  # not ours to release any more
             return Failed(str(exc))
-        except AgentFailedError as exc:
+        except (AgentFailedError, ModelCallError) as exc:
             await self._leases.release(number)
             return Failed(str(exc))
         except BaseException:
@@ -243,6 +250,25 @@ class Coordinator:
             )
         self.emit("chapter_failed", chapter=slot.number, attempt=slot.tries, error=outcome.error)
 
+    def _stop_spending(self, schedule: Schedule) -> bool:
+        """Nothing runs and the budget lets nothing start: the waiting chapters are not written
+        (a revision waiting is not made: the kept attempt stands, its contradictions become
+        findings). False when nothing was waiting."""
+        waiting = schedule.drain()
+        if not waiting:
+            return False
+        unwritten = [n for n in waiting if schedule.slots[n].kept is None]
+        reason = self.spending.stop(unwritten)
+        for number in waiting:
+            slot = schedule.slots[number]
+            if slot.kept is not None:
+                slot.status, slot.exhausted = "committed", True
+            else:
+                slot.status, slot.error = "failed", f"not started: {reason}"
+        revisions = [n for n in waiting if n not in unwritten]
+        self.emit("budget_stopped", chapters=unwritten, revisions=revisions, reason=reason)
+        return True
+
     def _advance(self, schedule: Schedule, frontier: StoryFrontier) -> None:
         """Make chapters final in order; queue a revision where reads no longer hold."""
         while not frontier.done:
@@ -276,7 +302,7 @@ class Coordinator:
         self.emit("reviewing", unresolved=len(unresolved))
         try:
             found = await self.editor.review(outline, summaries, await self.manager.snapshot())
-        except AgentFailedError as exc:
+        except (AgentFailedError, ModelCallError) as exc:
             log.warning("continuity_editor_failed", error=str(exc))
             found = [ContinuityFinding(chapter=1, kind="other", detail=f"not reviewed: {exc}")]
         findings = sorted([*found, *unresolved], key=lambda f: (f.chapter, f.kind, f.subject))

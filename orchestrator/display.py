@@ -144,7 +144,14 @@ class JsonDisplay(Display):
 class PlainDisplay(Display):
     """A line per notable event on stderr (for logs and pipes), the summary on stdout."""
 
-    NOTABLE = ("run_started", "planned", "chapter_committed", "chapter_revision", "chapter_failed")
+    NOTABLE = (
+        "run_started",
+        "planned",
+        "chapter_committed",
+        "chapter_revision",
+        "chapter_failed",
+        "budget_stopped",
+    )
 
     def __init__(self, tokens: TokenCount = lambda: 0, console: Console | None = None) -> None:
         super().__init__(tokens)
@@ -180,7 +187,13 @@ class LiveDisplay(PlainDisplay):
         return Group(self.bar, Text(self.progress.line(self.tokens()), style="dim"))
 
     def show(self, event: str, fields: dict[str, Any]) -> None:
-        if event in ("chapter_revision", "chapter_failed", "run_started", "reviewed"):
+        if event in (
+            "chapter_revision",
+            "chapter_failed",
+            "run_started",
+            "reviewed",
+            "budget_stopped",
+        ):
             self.console.print(
                 describe(event, fields), markup=False, highlight=False, soft_wrap=True
             )
@@ -212,6 +225,13 @@ def describe(event: str, fields: dict[str, Any]) -> str:
         )
     if event == "reviewed":
         return f"continuity pass: {fields['findings']} findings"
+    if event == "budget_stopped":
+        stopped = (
+            [f"chapters {_numbers(fields['chapters'])} not started"] if fields["chapters"] else []
+        )
+        if fields["revisions"]:
+            stopped.append(f"revisions of chapters {_numbers(fields['revisions'])} not made")
+        return f"{fields['reason']}: {'; '.join(stopped)}"
     return event
 
 
@@ -225,7 +245,9 @@ def render_summary(summary: RunSummary) -> str:
         f"{summary.wall_s:.1f} s",
         f"  model calls {summary.model_calls} (critical path {summary.critical_path_calls}), "
         f"tokens in {usage.input_tokens:,} out {usage.output_tokens:,} "
-        f"cache write {usage.cache_write_tokens:,} read {usage.cache_read_tokens:,}",
+        f"cache write {usage.cache_write_tokens:,} read {usage.cache_read_tokens:,}, "
+        f"cost ${usage.cost_usd:.4f}",
+        *_budget_lines(summary),
         f"  continuity findings {len(summary.findings)}",
     ]
     lines += [f"    ch {f.chapter} {f.kind}: {f.detail}" for f in summary.findings[:5]]
@@ -233,6 +255,22 @@ def render_summary(summary: RunSummary) -> str:
         lines.append(f"    ... and {len(summary.findings) - 5} more in findings.json")
     lines += [f"  {name:<12}{path}" for name, path in summary.paths.items()]
     return "\n".join(lines)
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+def _budget_lines(summary: RunSummary) -> list[str]:
+    budget = summary.budget
+    if budget is None:
+        return []
+    line = f"  budget ${budget.limit_usd:.4f}: spent ${budget.spent_usd:.4f}"
+    if budget.not_started:
+        line += f", stopped before chapters {_numbers(budget.not_started)}"
+    elif budget.stopped:
+        line += ", stopped before the revisions still to make"
+    return [line]
 
 
 def make_display(*, quiet: bool, as_json: bool, tokens: TokenCount) -> Display:

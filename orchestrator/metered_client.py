@@ -79,12 +79,35 @@ class MeteredClient:
             )
         )
 
+    async def aclose(self) -> None:
+        """Close the inner client's connections, if it holds any."""
+        close = getattr(self.inner, "aclose", None)
+        if close is not None:
+            await close()
+
     def usage(self) -> Usage:
         """Every call's usage, summed."""
         total = Usage()
         for call in self.calls:
             total = total + call.usage
         return total
+
+    def usage_by_chapter(self) -> dict[int, Usage]:
+        """Chapter -> the usage of every call made for it (all its attempts)."""
+        totals: dict[int, Usage] = {}
+        for call in self.calls:
+            if call.chapter is not None:
+                totals[call.chapter] = totals.get(call.chapter, Usage()) + call.usage
+        return totals
+
+    def attempt_costs(self) -> list[float]:
+        """What each chapter attempt with a finished call has cost so far."""
+        costs: dict[tuple[int, int | None], float] = {}
+        for call in self.calls:
+            if call.chapter is not None:
+                key = (call.chapter, call.attempt)
+                costs[key] = costs.get(key, 0.0) + call.usage.cost_usd
+        return list(costs.values())
 
 
 def _chapter_of(request: LLMRequest) -> tuple[int | None, int | None]:

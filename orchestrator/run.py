@@ -17,9 +17,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from agents.llm import Usage
 from agents.render import render_plan_outline
 from agents.schemas import ContinuityFinding, Outline
 from orchestrator.assemble import assemble, book_of
+from orchestrator.clients import run_prices
 from orchestrator.config import (
     ProjectConfig,
     agent_settings,
@@ -36,6 +38,7 @@ from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import restore_chapters
 from orchestrator.run_folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.schedule import Schedule
+from orchestrator.spending import BudgetReport, SpendingLimit, first_attempt_estimate
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
@@ -163,7 +166,17 @@ async def _finish(
     findings, paths = await asyncio.gather(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
     )
-    summary = _summary(request, folder, url, schedule, findings, client, paths, started_at)
+    summary = _summary(
+        request,
+        folder,
+        url,
+        schedule,
+        findings,
+        client,
+        paths,
+        started_at,
+        coordinator.spending.report(),
+    )
     _write_reports(folder, summary, findings, client, coordinator.manager)
     manifest = await asyncio.to_thread(write_manifest, folder)
     coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
@@ -200,6 +213,19 @@ def _coordinator(
         ),
         budget=context_budget(config),
         observer=observer,
+        spending=_spending(config, client),
+    )
+
+
+def _spending(config: ProjectConfig, client: MeteredClient) -> SpendingLimit:
+    limit = config.llm.budget_usd
+    if limit is None:
+        return SpendingLimit()
+    return SpendingLimit(
+        limit_usd=limit,
+        spent=lambda: client.usage().cost_usd,
+        attempt_costs=client.attempt_costs,
+        first_estimate_usd=first_attempt_estimate(config, run_prices(config)),
     )
 
 
@@ -241,7 +267,7 @@ async def _store_outline(folder: RunFolder, manager: StateManager, outline: Outl
     )
 
 
-def _outcomes(schedule: Schedule) -> list[ChapterOutcome]:
+def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcome]:
     outcomes = []
     for number, slot in sorted(schedule.slots.items()):
         kept = slot.kept
@@ -256,6 +282,7 @@ def _outcomes(schedule: Schedule) -> list[ChapterOutcome]:
                 words=kept.word_count if kept else 0,
                 prompt_tokens=kept.prompt_tokens if kept else 0,
                 error=slot.error if kept is None else None,
+                usage=usage.get(number, Usage()),
             )
         )
     return outcomes
@@ -270,8 +297,9 @@ def _summary(
     client: MeteredClient,
     paths: dict[str, Path],
     started_at: datetime,
+    budget: BudgetReport | None = None,
 ) -> RunSummary:
-    outcomes = _outcomes(schedule)
+    outcomes = _outcomes(schedule, client.usage_by_chapter())
     finished_at = datetime.now(UTC)
     config = request.config
     reports = {
@@ -300,6 +328,7 @@ def _summary(
         outline_source="config" if config.project.outline else "planner",
         paths={name: str(path) for name, path in {**paths, **reports}.items()},
         chapter_outcomes=outcomes,
+        budget=budget,
     )
 
 

@@ -65,12 +65,20 @@ class Schedule:
             self._ready = [n for n in self._ready if n != number]
             heapq.heapify(self._ready)
 
-    def take(self, frontier: int, running: int) -> list[int]:
-        """The chapters to start now, given ``running`` attempts already in flight."""
+    def take(self, frontier: int, running: int, most: int | None = None) -> list[int]:
+        """The chapters to start now, given ``running`` attempts already in flight
+        (and at most ``most`` of them, when the spending limit says so)."""
         limit = self.limit(frontier)
+        room = self.workers - running if most is None else min(most, self.workers - running)
         started: list[int] = []
-        while self._ready and running + len(started) < self.workers:
+        while self._ready and len(started) < room:
             if self._ready[0] > limit:
                 break
             started.append(heapq.heappop(self._ready))
         return started
+
+    def drain(self) -> list[int]:
+        """Every chapter still waiting to start, taken off the queue (in order)."""
+        waiting = sorted(set(self._ready))
+        self._ready.clear()
+        return waiting

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.llm import Usage
 from agents.schemas import ContinuityFinding
+from orchestrator.spending import BudgetReport
 
 ChapterStatus = Literal["written", "revised", "failed"]
 
@@ -26,6 +27,7 @@ class ChapterOutcome(BaseModel):
     words: int = 0
     prompt_tokens: int = 0
     error: str | None = None
+    usage: Usage = Field(default_factory=Usage, description="every call for it, all attempts")
 
 
 class RunSummary(BaseModel):
@@ -54,6 +56,7 @@ class RunSummary(BaseModel):
     outline_source: Literal["planner", "config"]
     paths: dict[str, str]
     chapter_outcomes: list[ChapterOutcome]
+    budget: BudgetReport | None = Field(default=None, description="llm.budget_usd, if set")
 
     @property
     def exit_code(self) -> int:

@@ -1,0 +1,301 @@
+"""Whole novels through ``orchestrator run``, the real SDK and the fake Messages API.
+
+One run meets every scripted fault and must still write every chapter; the
+others check what fails a chapter (and only that chapter), the budget stop,
+and the missing key. No run may leave the API key anywhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.llm import Usage
+from agents.pricing import load_prices
+from tests.anthropic.conftest import (
+    API_KEY,
+    FAULT_SLOW_S,
+    MODEL,
+    RUN_SETS,
+    SECRET,
+    StartFake,
+    anthropic_env,
+    files_holding,
+    run_on_fake,
+)
+from tests.e2e.conftest import Run, orchestrator, write_project
+from tests.fake_anthropic import FakeAnthropic, Fault, Rule
+
+CHAPTERS = 6
+# chapter -> the faults its writer requests meet, in turn
+WRITER_FAULTS: dict[int, list[Fault]] = {
+    1: [Fault("rate_limit", retry_after=0.3)] * 3,  # a burst of 429s
+    2: [Fault("overloaded")],
+    3: [Fault("server_error"), Fault("drop_stream")],
+    4: [Fault("slow", delay_s=FAULT_SLOW_S)],
+    5: [Fault("drop")],
+    6: [Fault("invalid")],  # sent back once with the validation errors
+}
+RETRIED = {
+    "rate_limit",
+    "overloaded",
+    "server_error",
+    "drop_stream",
+    "slow",
+    "drop",
+    "stream_error",
+}
+
+
+def log_events(run: Run, event: str) -> list[dict[str, Any]]:
+    lines = (run.folder / "logs" / "run.jsonl").read_text(encoding="utf-8").splitlines()
+    return [entry for line in lines if (entry := json.loads(line)).get("event") == event]
+
+
+def fake_usage(fake: FakeAnthropic) -> Usage:
+    """What the fake's replies said they used, summed (replies the client got whole)."""
+    total = Usage()
+    for request in fake.requests:
+        if request.usage is not None:
+            total = total + Usage(
+                input_tokens=request.usage.input_tokens,
+                output_tokens=request.usage.output_tokens,
+                cache_write_tokens=request.usage.cache_creation_input_tokens,
+                cache_read_tokens=request.usage.cache_read_input_tokens,
+            )
+    return total
+
+
+@pytest.fixture(scope="module")
+def stormy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, FakeAnthropic]:
+    """A six-chapter novel whose every request meets a scripted fault first."""
+    rules = [
+        Rule([Fault("stream_error")], agent="planner"),
+        *(Rule(faults, agent="writer", chapter=n) for n, faults in WRITER_FAULTS.items()),
+        Rule([Fault("overloaded")], agent="editor"),
+    ]
+    fake = FakeAnthropic(rules=rules).start()
+    try:
+        run = run_on_fake(tmp_path_factory.mktemp("stormy"), fake, f"project.chapters={CHAPTERS}")
+    finally:
+        fake.stop()
+    return run, fake
+
+
+def test_every_chapter_is_written_through_the_faults(stormy: tuple[Run, FakeAnthropic]) -> None:
+    run, _ = stormy
+    assert run.proc.returncode == 0, run.proc.stderr
+    summary = run.summary
+    assert summary["written"] == CHAPTERS
+    assert summary["failed"] == []
+    assert all((run.folder / "chapters" / f"{n:03d}.md").exists() for n in range(1, 7))
+    assert "Chapter 6:" in (run.folder / "manuscript.md").read_text(encoding="utf-8")
+
+
+def test_each_request_met_its_faults_and_then_a_good_reply(
+    stormy: tuple[Run, FakeAnthropic],
+) -> None:
+    _, fake = stormy
+    for chapter, faults in WRITER_FAULTS.items():
+        seen = [r.fault for r in fake.of("writer", chapter)]
+        assert seen == [f.kind for f in faults] + [None], chapter
+    assert [r.fault for r in fake.of("planner")] == ["stream_error", None]
+    assert [r.fault for r in fake.of("editor")] == ["overloaded", None]
+
+
+def test_every_retry_is_logged_with_its_reason_and_wait(stormy: tuple[Run, FakeAnthropic]) -> None:
+    run, fake = stormy
+    retries = log_events(run, "model_call_retry")
+    faults = [r for r in fake.requests if r.fault in RETRIED]
+    assert len(retries) == len(faults) == 10
+    by_chapter = Counter(r["chapter"] for r in retries if r["agent"] == "writer")
+    assert by_chapter == {1: 3, 2: 1, 3: 2, 4: 1, 5: 1}
+    reasons = [r["reason"] for r in retries if r["chapter"] == 3]
+    assert reasons == ["500 api_error", "connection error"]
+    [slow] = [r for r in retries if r["chapter"] == 4]
+    assert slow["reason"] == "timeout"
+    for retry in (r for r in retries if r["chapter"] == 1):
+        assert retry["reason"] == "429 rate_limit_error"
+        assert retry["wait_s"] == retry["retry_after"] == 0.3
+    assert all(r["level"] == "warning" and r["error"] for r in retries)
+
+
+def test_the_429_burst_was_waited_out(stormy: tuple[Run, FakeAnthropic]) -> None:
+    _, fake = stormy
+    arrivals = [r.at for r in fake.of("writer", 1)]
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(arrivals))
+
+
+def test_an_invalid_reply_was_sent_back_once_with_the_errors(
+    stormy: tuple[Run, FakeAnthropic],
+) -> None:
+    _, fake = stormy
+    first, second = fake.of("writer", 6)
+    assert len(first.body["messages"]) == 1
+    user, assistant, feedback = second.body["messages"]
+    assert user == first.body["messages"][0]
+    assert assistant["role"] == "assistant"
+    assert '"text"' not in assistant["content"]  # what the model sent, without its text
+    assert feedback["role"] == "user"
+    assert "text: Field required" in feedback["content"]
+
+
+def test_every_writer_request_caches_the_story_bible(stormy: tuple[Run, FakeAnthropic]) -> None:
+    run, fake = stormy
+    writers = fake.of("writer")
+    assert len(writers) == CHAPTERS + sum(len(f) for f in WRITER_FAULTS.values())
+    bibles = set()
+    for request in writers:
+        instructions, bible = request.body["system"]
+        assert bible["cache_control"] == {"type": "ephemeral"}
+        assert "cache_control" not in instructions
+        assert bible["text"].startswith("# Story bible")
+        bibles.add(bible["text"])
+    assert len(bibles) == 1  # the same prefix for every writer: one cache entry
+    usage = run.summary["usage"]
+    assert usage["cache_write_tokens"] > 0
+    assert usage["cache_read_tokens"] > usage["cache_write_tokens"]
+
+
+def test_usage_and_cost_are_summed_per_chapter_and_per_run(
+    stormy: tuple[Run, FakeAnthropic],
+) -> None:
+    run, fake = stormy
+    summary = run.summary
+    usage = Usage.model_validate(summary["usage"])
+    expected = fake_usage(fake)
+    assert usage.input_tokens == expected.input_tokens
+    assert usage.output_tokens == expected.output_tokens
+    assert usage.cache_write_tokens == expected.cache_write_tokens
+    assert usage.cache_read_tokens == expected.cache_read_tokens
+    price = load_prices().require(MODEL)
+    assert usage.cost_usd == pytest.approx(price.cost(expected))
+
+    for outcome in summary["chapter_outcomes"]:
+        chapter = Usage.model_validate(outcome["usage"])
+        requests = [r for r in fake.of("writer", outcome["chapter"]) if r.usage]
+        assert chapter.output_tokens == sum(r.usage.output_tokens for r in requests if r.usage)
+        assert chapter.cost_usd == pytest.approx(price.cost(chapter))
+
+    calls = run.read_json("metrics.json")["llm"]["calls"]
+    assert len(calls) == summary["model_calls"] == 2 + CHAPTERS + 1  # planner, writers (one
+    # twice: the invalid reply), editor; retries are inside a call
+    assert sum(c["usage"]["cost_usd"] for c in calls) == pytest.approx(usage.cost_usd)
+    assert f"cost ${usage.cost_usd:.4f}" in run.proc.stdout
+
+
+def test_the_key_was_sent_and_is_nowhere_in_the_run(stormy: tuple[Run, FakeAnthropic]) -> None:
+    run, fake = stormy
+    assert {r.api_key for r in fake.requests} == {API_KEY}
+    assert files_holding(run.folder, SECRET) == []
+    assert SECRET not in run.proc.stdout + run.proc.stderr
+
+
+def test_a_chapter_fails_with_the_apis_message_and_the_run_goes_on(
+    start_fake: StartFake, tmp_path: Path
+) -> None:
+    fake = start_fake(
+        Rule([Fault("invalid"), Fault("invalid")], agent="writer", chapter=2),
+        Rule([Fault("bad_request")], agent="writer", chapter=3),
+    )
+    run = run_on_fake(tmp_path, fake, "project.chapters=4", flags=("--json",), run_dir="failing")
+
+    assert run.proc.returncode == 1, run.proc.stderr
+    summary = run.summary
+    assert summary["failed"] == [2, 3]
+    assert summary["written"] == 2
+    errors = {o["chapter"]: o["error"] for o in summary["chapter_outcomes"]}
+    assert "no valid reply after 2 attempts" in errors[2]
+    assert "text: Field required" in errors[2]
+    assert "400 invalid_request_error: max_tokens: too large for this model" in errors[3]
+    assert len(fake.of("writer", 2)) == 2  # sent back once, then given up
+    assert len(fake.of("writer", 3)) == 1  # a 400 is not retried
+    assert files_holding(run.folder, SECRET) == []
+    assert SECRET not in run.proc.stdout + run.proc.stderr
+
+
+def test_the_budget_stops_new_chapters_and_the_summary_says_so(
+    start_fake: StartFake, tmp_path: Path
+) -> None:
+    fake = start_fake()
+    budget = 0.03
+    run = run_on_fake(
+        tmp_path,
+        fake,
+        f"project.chapters={CHAPTERS}",
+        "orchestrator.mode=sequential",
+        "orchestrator.context_tokens=1000",
+        f"llm.budget_usd={budget}",
+    )
+
+    assert run.proc.returncode == 1, run.proc.stderr
+    summary = run.summary
+    report = summary["budget"]
+    assert report["stopped"] is True
+    stopped = report["not_started"]
+    written = [o["chapter"] for o in summary["chapter_outcomes"] if o["status"] != "failed"]
+    assert written == list(range(1, len(written) + 1))
+    assert stopped == list(range(len(written) + 1, CHAPTERS + 1))
+    assert 1 <= len(written) < CHAPTERS
+    assert summary["failed"] == stopped
+    for outcome in summary["chapter_outcomes"]:
+        if outcome["chapter"] in stopped:
+            assert outcome["error"].startswith("not started: the budget of $0.0300")
+            assert outcome["attempts"] == 0
+            assert fake.of("writer", outcome["chapter"]) == []
+
+    # The rule held: what was spent before the stop, plus one more chapter at the average
+    # cost so far, passes the budget; without that chapter it did not.
+    calls = run.read_json("metrics.json")["llm"]["calls"]
+    before_review = sum(c["usage"]["cost_usd"] for c in calls if c["agent"] != "editor")
+    chapters = [c["usage"]["cost_usd"] for c in calls if c["agent"] == "writer"]
+    assert before_review <= budget  # here: no chapter cost more than the estimate it started on
+    assert before_review + sum(chapters) / len(chapters) > budget
+    assert report["spent_usd"] == pytest.approx(summary["usage"]["cost_usd"], abs=1e-6)
+    listed = ", ".join(map(str, stopped))
+    assert f"stopped before chapters {listed}" in run.proc.stdout
+    assert "would be passed (spent $" in run.proc.stderr
+    assert f"chapters {listed} not started" in run.proc.stderr
+
+
+def test_no_key_is_a_clear_error_before_anything_is_written(tmp_path: Path) -> None:
+    config = write_project(tmp_path)
+    env = anthropic_env()
+    del env["ANTHROPIC_API_KEY"]
+    args = ["run", config, "--run-dir", "nokey", "--set", "llm.provider=anthropic"]
+    proc = orchestrator(*args, "--set", f"llm.model={MODEL}", cwd=tmp_path, env=env)
+
+    assert proc.returncode == 2
+    assert "llm.provider: is anthropic, but ANTHROPIC_API_KEY is not set" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "nokey").exists()
+
+
+def test_a_model_without_a_price_is_refused_at_start(tmp_path: Path) -> None:
+    config = write_project(tmp_path)
+    args = ["run", config, "--run-dir", "noprice", "--set", "llm.provider=anthropic"]
+    env = anthropic_env()
+    proc = orchestrator(*args, "--set", "llm.model=claude-unpriced-1", cwd=tmp_path, env=env)
+
+    assert proc.returncode == 2
+    assert "llm.prices: price table" in proc.stderr
+    assert "no price for model 'claude-unpriced-1'" in proc.stderr
+    assert not (tmp_path / "noprice").exists()
+
+
+def test_debug_logs_show_no_key(start_fake: StartFake, tmp_path: Path) -> None:
+    fake = start_fake(Rule([Fault("bad_request")], agent="writer", chapter=1))
+    config = write_project(tmp_path)
+    sets = [arg for s in (*RUN_SETS, "project.chapters=2") for arg in ("--set", s)]
+    args = ["--log-level", "debug", "run", config, "--run-dir", "debug", *sets]
+    proc = orchestrator(*args, cwd=tmp_path, env=anthropic_env(fake))
+
+    assert proc.returncode == 1, proc.stderr
+    assert "Request options" in proc.stderr  # the SDK's own debug lines are there
+    assert SECRET not in proc.stdout + proc.stderr
+    assert files_holding(tmp_path / "debug", SECRET) == []

@@ -1,0 +1,193 @@
+"""The fake model: valid structured replies read from the prompts, and usage as the API counts it.
+
+It knows the three tools the agents ask for (``outline``, ``chapter_output``,
+``continuity_report``) and reads what it needs from the English prompt
+templates: the chapter count and cast for an outline, the chapter's number,
+title, length and foreshadowing for a chapter. Tokens are counted at four
+characters a token. The prompt cache is a set of prefixes: the first request
+with a ``cache_control`` block writes the prefix (tools, then the system blocks
+up to that one), every later identical prefix reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+AGENTS = {"outline": "planner", "chapter_output": "writer", "continuity_report": "editor"}
+CHAPTER = re.compile(r'Write chapter (\d+) of (\d+): "(.*)"\.')
+
+
+def tokens(text: str) -> int:
+    """The fake tokenizer: four characters a token, at least one."""
+    return max(1, len(text) // 4)
+
+
+def tool_of(body: dict[str, Any]) -> str | None:
+    """The tool the request makes the model call, if any."""
+    choice = body.get("tool_choice") or {}
+    if choice.get("type") == "tool":
+        return str(choice["name"])
+    return None
+
+
+def agent_of(body: dict[str, Any]) -> str:
+    """planner, writer or editor (from the tool), else ``text``."""
+    return AGENTS.get(tool_of(body) or "", "text")
+
+
+def first_prompt(body: dict[str, Any]) -> str:
+    """The text of the first user message (the agent's prompt; later turns are feedback)."""
+    content = body["messages"][0]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content)
+
+
+def chapter_of(body: dict[str, Any]) -> int | None:
+    """The chapter a writer request is for."""
+    found = CHAPTER.search(first_prompt(body))
+    return int(found.group(1)) if found else None
+
+
+def system_text(body: dict[str, Any]) -> str:
+    system = body.get("system") or []
+    if isinstance(system, str):
+        return system
+    return "\n".join(block["text"] for block in system)
+
+
+def outline(body: dict[str, Any]) -> dict[str, Any]:
+    """An outline of the asked number of chapters, point of view taken by the cast in turn."""
+    prompt = first_prompt(body)
+    count = int(re.search(r"in exactly (\d+) chapters", prompt).group(1))  # type: ignore[union-attr]
+    title = re.search(r'Plan "(.*)" in exactly', prompt)
+    cast = re.findall(r"^- \*\*(.+?)\*\* \(", system_text(body), flags=re.MULTILINE)
+    places = re.findall(r"^- (.+)$", prompt.split("Places the characters start in:")[-1], re.M)
+    chapters = []
+    for number in range(1, count + 1):
+        pov = cast[(number - 1) % len(cast)]
+        chapters.append(
+            {
+                "number": number,
+                "title": f"The {_ordinal(number)} Night",
+                "pov": pov,
+                "setting": places[(number - 1) % len(places)] if places else "the harbour",
+                "characters": [pov],
+                "beats": [f"{pov} follows the ledger's trail", f"{pov} finds a new question"],
+            }
+        )
+    return {"title": title.group(1) if title else "", "chapters": chapters, "threads": []}
+
+
+def chapter(body: dict[str, Any]) -> dict[str, Any]:
+    """A chapter of about the asked length that plants and pays off what it is told to."""
+    prompt = first_prompt(body)
+    found = CHAPTER.search(prompt)
+    number, title = (int(found.group(1)), found.group(3)) if found else (0, "Untitled")
+    words = int(_field(prompt, r"Length: about (\d+) words") or 200)
+    sentence = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
+    paragraphs = [" ".join([sentence] * 4)] * max(1, words // 60)
+    return {
+        "title": title,
+        "text": "\n\n".join(paragraphs),
+        "summary": f"Chapter {number}: the search goes on in the fog.",
+        "changes": [],
+        "planted": _ids(_field(prompt, r"Foreshadowing to plant: (.*)")),
+        "paid_off": _ids(_field(prompt, r"Foreshadowing to pay off: (.*)")),
+    }
+
+
+def reply_input(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool input the fake model gives (None: answer in text)."""
+    tool = tool_of(body)
+    if tool == "outline":
+        return outline(body)
+    if tool == "chapter_output":
+        return chapter(body)
+    if tool == "continuity_report":
+        return {"findings": []}
+    return None
+
+
+def invalid_input(body: dict[str, Any]) -> dict[str, Any]:
+    """A tool input that does not validate: the chapter without its text, an outline of none."""
+    if tool_of(body) == "outline":
+        return {"title": "", "chapters": []}
+    valid = reply_input(body) or {}
+    return {key: value for key, value in valid.items() if key != "text"} or {"bogus": True}
+
+
+def _field(text: str, pattern: str) -> str | None:
+    found = re.search(pattern, text)
+    return found.group(1).strip() if found else None
+
+
+def _ids(listed: str | None) -> list[str]:
+    if not listed or listed == "-":
+        return []
+    return [part.strip() for part in listed.split(",") if part.strip()]
+
+
+def _ordinal(number: int) -> str:
+    names = ["First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth"]
+    return names[number - 1] if number <= len(names) else f"{number}th"
+
+
+@dataclass(frozen=True)
+class CountedUsage:
+    """What a reply's ``usage`` says."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+        }
+
+
+class PromptCache:
+    """Prefixes written to the fake cache (thread-safe: requests run in threads)."""
+
+    def __init__(self) -> None:
+        self._written: set[str] = set()
+        self._lock = threading.Lock()
+
+    def usage(self, body: dict[str, Any], output: str) -> CountedUsage:
+        """Input split into cache write, cache read and the rest, plus the output."""
+        cached, rest = _split_at_cache_mark(body)
+        prefix_tokens = tokens(cached) if cached else 0
+        written = read = 0
+        if cached:
+            key = hashlib.sha256(f"{body.get('model')}\0{cached}".encode()).hexdigest()
+            with self._lock:
+                if key in self._written:
+                    read = prefix_tokens
+                else:
+                    self._written.add(key)
+                    written = prefix_tokens
+        return CountedUsage(tokens(rest), tokens(output), written, read)
+
+
+def _split_at_cache_mark(body: dict[str, Any]) -> tuple[str, str]:
+    """(the cacheable prefix, the rest) of the request's text; no prefix without a mark."""
+    system = body.get("system") or []
+    blocks = [system] if isinstance(system, str) else [b["text"] for b in system]
+    marks = [] if isinstance(system, str) else [bool(b.get("cache_control")) for b in system]
+    last = max((i for i, marked in enumerate(marks) if marked), default=-1)
+    tools = json.dumps(body.get("tools") or [], sort_keys=True)
+    messages = json.dumps(body.get("messages") or [], sort_keys=True)
+    if last < 0:
+        return "", "\n".join([tools, *blocks, messages])
+    prefix = "\n".join([tools, *blocks[: last + 1]])
+    return prefix, "\n".join([*blocks[last + 1 :], messages])
