@@ -26,7 +26,7 @@ from orchestrator.config import load_config
 from orchestrator.config_errors import ConfigError
 from orchestrator.manifest import MANIFEST_FILE, ManifestError, verify
 from orchestrator.run_folder import SUMMARY_FILE, RunFolder, RunFolderError
-from state import StateError, open_state
+from state import StateError, StateManager, open_state
 from state.atomic import stale_temp_files
 from state.backend import HealthCheck
 from state.url import parse_state_url
@@ -109,7 +109,7 @@ async def store_checks(url: str, *, deep: bool = True) -> list[HealthCheck]:
         return [HealthCheck("store.open", False, str(exc))]
 
 
-async def _content_check(manager: Any) -> HealthCheck:
+async def _content_check(manager: StateManager) -> HealthCheck:
     try:
         story = await manager.snapshot()
         chapters = await manager.chapters()
@@ -124,7 +124,7 @@ async def _content_check(manager: Any) -> HealthCheck:
     )
 
 
-async def _lease_check(manager: Any) -> HealthCheck:
+async def _lease_check(manager: StateManager) -> HealthCheck:
     now = time.time()
     leases = await manager.leases()
     stale = [f"{lease.name} ({lease.stale_reason(now)})" for lease in leases if lease.stale(now)]
