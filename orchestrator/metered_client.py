@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from agents.llm import LLMClient, LLMRequest, LLMResponse, Usage
 from agents.schemas import WritingBrief
+from orchestrator.call_journal import CallJournal, call_to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class CallRecord:
     depth: int
     usage: Usage
     error: str | None = None
+    session: int = 0  # which process of the run made it: 0 the first, 1 its first resume...
 
 
 @dataclass
@@ -38,7 +41,18 @@ class MeteredClient:
     inner: LLMClient
     calls: list[CallRecord] = field(default_factory=list)
     critical_path: int = 0
+    session: int = 0
+    journal: CallJournal | None = None
     _origin: float = field(default_factory=time.perf_counter)
+
+    def keep_journal(self, path: Path) -> None:
+        """Record every call in ``path`` too, after the calls earlier processes recorded there
+        (a resumed run counts what the whole run has spent)."""
+        journal = CallJournal(path)
+        earlier = [CallRecord(**record) for record in journal.read()]
+        self.session = max((call.session for call in earlier), default=-1) + 1
+        self.calls[:0] = earlier
+        self.journal = journal
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Forward ``request`` and record what it cost."""
@@ -65,22 +79,26 @@ class MeteredClient:
     ) -> None:
         now = time.perf_counter()
         self.critical_path = max(self.critical_path, depth)
-        self.calls.append(
-            CallRecord(
-                agent=request.agent,
-                model=request.model,
-                chapter=chapter,
-                attempt=attempt,
-                started_s=started - self._origin,
-                latency_s=now - started,
-                depth=depth,
-                usage=usage,
-                error=error,
-            )
+        record = CallRecord(
+            agent=request.agent,
+            model=request.model,
+            chapter=chapter,
+            attempt=attempt,
+            started_s=started - self._origin,
+            latency_s=now - started,
+            depth=depth,
+            usage=usage,
+            error=error,
+            session=self.session,
         )
+        self.calls.append(record)
+        if self.journal is not None:
+            self.journal.append(call_to_json(record))
 
     async def aclose(self) -> None:
-        """Close the inner client's connections, if it holds any."""
+        """Close the journal, and the inner client's connections if it holds any."""
+        if self.journal is not None:
+            self.journal.close()
         close = getattr(self.inner, "aclose", None)
         if close is not None:
             await close()

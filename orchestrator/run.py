@@ -9,6 +9,8 @@ summary. Every file goes through ``RunFolder``, so each is written atomically.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from agents.llm import Usage
 from agents.render import render_plan_outline
 from agents.schemas import ContinuityFinding, Outline
 from orchestrator.assemble import assemble, book_of
+from orchestrator.call_journal import JOURNAL_FILE
 from orchestrator.clients import run_prices
 from orchestrator.config import (
     ProjectConfig,
@@ -73,6 +76,14 @@ async def run_novel(request: RunRequest, observer: Observer, client: MeteredClie
     folder, config = request.folder, request.config
     url = state_url(config, folder, request.config_path.parent)
     ensure_disk_space(folder.root, config.orchestrator.min_free_mb)
+    with _journal(client, folder):
+        return await _run(request, observer, client, url, started_at)
+
+
+async def _run(
+    request: RunRequest, observer: Observer, client: MeteredClient, url: str, started_at: datetime
+) -> RunSummary:
+    folder, config = request.folder, request.config
     async with open_state(url) as manager:
         await _claim_store(manager, request.run_id, url)
         # Only now is the folder a run: a run refused above can be retried in it.
@@ -100,6 +111,14 @@ async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredCli
         load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
     )
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
+    with _journal(client, folder):
+        return await _resume(request, observer, client, url, started_at)
+
+
+async def _resume(
+    request: RunRequest, observer: Observer, client: MeteredClient, url: str, started_at: datetime
+) -> RunSummary:
+    folder = request.folder
     async with open_state(url, create=False) as manager:
         await _claim_store(manager, request.run_id, url)
         coordinator = _coordinator(request, client, manager, folder, observer)
@@ -112,6 +131,17 @@ async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredCli
         coordinator.emit("chapters_restored", kept=kept)
         schedule = await coordinator.write_book(outline, initial, restored)
         return await _finish(coordinator, request, url, outline, schedule, started_at)
+
+
+@contextmanager
+def _journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
+    """Every model call in ``model_calls.jsonl``, after those of earlier processes."""
+    client.keep_journal(folder.path(JOURNAL_FILE))
+    try:
+        yield
+    finally:
+        if client.journal is not None:
+            client.journal.close()
 
 
 def _check_resumable(folder: RunFolder) -> None:
@@ -347,7 +377,7 @@ def _write_reports(
 def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) -> dict[str, Any]:
     calls = [
         {**asdict(call), "usage": call.usage.model_dump()}
-        for call in sorted(client.calls, key=lambda c: c.started_s)
+        for call in sorted(client.calls, key=lambda c: (c.session, c.started_s))
     ]
     return {
         "run_id": summary.run_id,

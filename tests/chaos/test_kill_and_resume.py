@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -63,9 +64,13 @@ def test_a_kill_at_a_named_step_is_resumed_without_loss(tmp_path: Path, point: s
     resumed = start_resume(run_dir, via_run=point.startswith("sqlite"))
     code, err = finish(resumed)
     assert code == 0, err
-    check_finished_run(run_dir)
+    summary = check_finished_run(run_dir)
     for name, data in before.items():  # a draft written before the kill is never rewritten
         assert (run_dir / "drafts" / name).read_bytes() == data
+    # Every process's model calls count: the killed one's too.
+    calls = (run_dir / "model_calls.jsonl").read_text(encoding="utf-8").splitlines()
+    assert summary["model_calls"] == len(calls)
+    assert {json.loads(line)["session"] for line in calls} == {0, 1}
 
 
 def test_a_second_process_on_a_running_run_is_refused(tmp_path: Path) -> None:
