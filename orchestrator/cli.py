@@ -16,6 +16,8 @@ from orchestrator.bench_run import SCENARIOS
 from orchestrator.bench_run import format_results as format_run_results
 from orchestrator.bench_run import run_bench as run_bench_runs
 from orchestrator.bench_state import BenchConfig, BenchResult, run_bench
+from orchestrator.cli_metrics import metrics_group
+from orchestrator.cli_state import state_migrate
 from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
 from orchestrator.display import Display, make_display
@@ -326,6 +328,10 @@ def bench_run(
 @cli.group("state")
 def state_group() -> None:
     """Inspect a state store (json:///path, sqlite:///path)."""
+
+
+state_group.add_command(state_migrate)
+cli.add_command(metrics_group)
 
 
 @state_group.command("snapshot")

@@ -16,11 +16,13 @@ from orchestrator.run_folder import RunFolderError
 from state.errors import (
     CorruptStateError,
     LockTimeoutError,
+    MigrationError,
     SchemaVersionError,
     StateError,
     StateOpenError,
     StateURLError,
     StateWriteError,
+    StoreMigratedError,
 )
 
 EXIT_FAILED = 1
@@ -38,6 +40,8 @@ BAD_INPUT: tuple[type[BaseException], ...] = (
     SchemaVersionError,
     RunFolderError,
     ManifestError,
+    MigrationError,
+    StoreMigratedError,
 )
 # OSError last: a full disk or a folder that cannot be written, with the path in the message.
 RUN_FAILURES: tuple[type[BaseException], ...] = (

@@ -79,6 +79,11 @@ class MeteredClient:
             )
         )
 
+    @property
+    def origin(self) -> float:
+        """The ``time.perf_counter()`` that ``started_s`` of every call counts from."""
+        return self._origin
+
     def usage(self) -> Usage:
         """Every call's usage, summed."""
         total = Usage()

@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import json
 import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 
 from state.backend import Backend, WriteSession
+from state.errors import StoreMigratedError
 from state.metrics import Outcome, StoreMetrics
+from state.schema import MIGRATED_KEY
 from state.transaction import GroupBuffer, Transaction
 
 MAX_GROUP = 64
@@ -68,8 +71,22 @@ class GroupCommitter:
         except BaseException:
             self._slot.release()
             raise
+        try:
+            await self._refuse_if_migrated(buffer.session)
+        except BaseException:
+            await lock_cm.__aexit__(None, None, None)
+            self._slot.release()
+            raise
         self._group = _Group(buffer=buffer, lock_cm=lock_cm)
         return self._group
+
+    async def _refuse_if_migrated(self, session: WriteSession) -> None:
+        """A migrated store is a read-only backup: a writer that was waiting for its lock
+        while the migration ran learns where the store went, instead of writing here."""
+        marker = await session.read(MIGRATED_KEY)
+        if marker is not None:
+            moved_to = json.loads(marker).get("url", "another store")
+            raise StoreMigratedError(self.backend.location, moved_to)
 
     def _rescue_orphan(self) -> None:
         """A writer was handed the slot's turn but is gone (cancelled while queued).

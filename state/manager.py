@@ -24,6 +24,7 @@ from typing import Any
 
 from state.backend import Backend
 from state.fold import FieldLog, field_value_before, fold, materialize
+from state.gate import OperationGate
 from state.group_commit import GroupCommitter
 from state.metrics import StoreMetrics
 from state.models import (
@@ -59,18 +60,31 @@ class StateManager:
         self.url = url
         self.metrics = StoreMetrics(backend.scheme)
         self._committer = GroupCommitter(backend, self.metrics)
+        self.gate = OperationGate()
 
     # -- raw transactions --------------------------------------------------------
 
-    def transaction(self, op: str = "transaction") -> Any:
+    @asynccontextmanager
+    async def transaction(self, op: str = "transaction") -> AsyncIterator[Transaction]:
         """``async with manager.transaction() as tx``: a measured read-modify-write view."""
-        return self._committer.transaction(op)
+        async with self.gate.admitted(), self._committer.transaction(op) as tx:
+            yield tx
 
     @asynccontextmanager
     async def _read(self, op: str) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        yield
-        self.metrics.record(op, 0.0, time.perf_counter() - started, "read")
+        async with self.gate.admitted():
+            started = time.perf_counter()
+            yield
+            self.metrics.record(op, 0.0, time.perf_counter() - started, "read")
+
+    def switch_backend(self, backend: Backend, url: str) -> None:
+        """Go on over another (opened) backend; only while ``gate.paused()``, by a migration."""
+        if self.gate.in_flight:
+            raise RuntimeError("switch_backend needs the gate paused with nothing in flight")
+        self.backend = backend
+        self.url = url
+        self.metrics.backend = backend.scheme
+        self._committer = GroupCommitter(backend, self.metrics)
 
     # -- setting up ----------------------------------------------------------------
 
