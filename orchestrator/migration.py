@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.run_folder import RUN_FILE, RunFolder
+from state.errors import MigrationError
 from state.migrate import MigrationReport, migrate
 from state.models import utcnow
 from state.open import make_backend
@@ -77,6 +78,9 @@ async def migrate_run(run_dir: Path, destination: str, force: bool) -> Migration
     try:
         source = parse_state_url(run.run_meta()["state_url"])
         # A relative destination is taken from the current folder, as the user typed it.
-        return await migrate_urls(source, destination_url(destination, source), force, run)
+        target = destination_url(destination, source)
+        if (target.scheme, target.path) == (source.scheme, source.path):
+            raise MigrationError(str(source), str(target), f"the run is already on {target}")
+        return await migrate_urls(source, target, force, run)
     finally:
         run.unlock()
