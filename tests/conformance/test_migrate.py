@@ -129,16 +129,22 @@ async def test_online_migration_under_concurrent_writers_loses_nothing(
         async with manager.transaction() as tx:
             await tx.put("counter", 0)
 
+        third = asyncio.Event()
+        committed = 0
+
         async def writer(n: int) -> None:
+            nonlocal committed
             for i in range(per_writer):
                 async with manager.transaction() as tx:
                     await tx.put("counter", await tx.get("counter") + 1)
                     await tx.append_event({"kind": "tick", "writer": n, "i": i})
+                committed += 1
+                if committed == writers * per_writer // 3:
+                    third.set()
                 await asyncio.sleep(0)
 
         async def migrate_midway() -> None:
-            while await _count(manager) < writers * per_writer // 3:
-                await asyncio.sleep(0.001)
+            await third.wait()
             await migrate_online(manager, destination)
 
         await asyncio.gather(*(writer(n) for n in range(writers)), migrate_midway())
