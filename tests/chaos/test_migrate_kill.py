@@ -13,7 +13,14 @@ import pytest
 
 from state import open_state
 from state.migrate import digest_of
-from tests.chaos.conftest import child_env, cli, finish, start_resume
+from tests.chaos.conftest import (
+    check_finished_run,
+    child_env,
+    cli,
+    finish,
+    start_resume,
+    start_run,
+)
 
 SMALL = ["project.chapters=4", "project.target_words=120", "llm.drift=0.3"]
 
@@ -25,7 +32,6 @@ POINTS = [
     ("sqlite", "migrate.after_copy"),
     ("json", "migrate.after_verify"),
     ("sqlite", "atomic.before_replace@1"),  # run.json's rewrite
-    ("sqlite", "atomic.before_dir_fsync@1"),  # run.json renamed, not yet durable
     ("json", "migrate.after_switch"),
     ("sqlite", "atomic.before_replace@2"),  # marking the (JSON) source a backup
 ]
@@ -92,3 +98,28 @@ def test_a_killed_migration_leaves_the_run_on_a_complete_store(
     assert asyncio.run(_digest(_state_url(run_dir))) == original
     resumed = start_resume(run_dir)
     assert finish(resumed)[0] == 0
+
+
+# Thresholds that every window crosses, so the run migrates online from JSON to SQLite.
+MIGRATE_NOW = [
+    "state.thresholds.action=migrate",
+    "state.thresholds.lock_wait_p99_ms=0.001",
+    "state.thresholds.window_s=0.02",
+    "state.thresholds.window_count=1",
+    "state.thresholds.min_ops=2",
+]
+
+
+@pytest.mark.parametrize("point", ["migrate.after_copy", "migrate.after_switch"])
+def test_a_run_killed_while_it_migrates_online_resumes_on_one_store(
+    tmp_path: Path, point: str
+) -> None:
+    run_dir = tmp_path / "run"
+    json_store = f"state.url=json://{tmp_path / 'first.json'}"
+    child = start_run(run_dir, json_store, *MIGRATE_NOW, ORCHESTRATOR_FAILPOINT=point)
+    assert finish(child)[0] == -signal.SIGKILL, f"{point} was never reached"
+    url = _state_url(run_dir)
+    assert url.startswith("sqlite://" if point == "migrate.after_switch" else "json://")
+    code, err = finish(start_resume(run_dir))
+    assert code == 0, err
+    check_finished_run(run_dir)  # every chapter once, in the store run.json names
