@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 _inside: contextvars.ContextVar[OperationGate | None] = contextvars.ContextVar(
     "state_gate", default=None
@@ -34,24 +38,37 @@ class OperationGate:
     def in_flight(self) -> int:
         return self._in_flight
 
-    @asynccontextmanager
-    async def admitted(self) -> AsyncIterator[None]:
-        """Hold one operation's place for the life of the context."""
+    async def enter(self) -> contextvars.Token[OperationGate | None] | None:
+        """Take an operation's place (waiting while paused); give the result to ``leave``.
+
+        Plain methods rather than a generator-based context manager: every state
+        operation passes here, and this keeps it to a few hundred nanoseconds.
+        """
         if _inside.get() is self:
-            yield
-            return
+            return None  # nested in an operation already admitted
         while not self._open.is_set():
             await self._open.wait()
         self._in_flight += 1
         self._idle.clear()
-        token = _inside.set(self)
+        return _inside.set(self)
+
+    def leave(self, token: contextvars.Token[OperationGate | None] | None) -> None:
+        """Give back the place ``enter`` took."""
+        if token is None:
+            return
+        _inside.reset(token)
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """Hold one operation's place for the life of the context."""
+        token = await self.enter()
         try:
             yield
         finally:
-            _inside.reset(token)
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+            self.leave(token)
 
     @asynccontextmanager
     async def paused(self) -> AsyncIterator[None]:
@@ -63,3 +80,37 @@ class OperationGate:
                 yield
             finally:
                 self._open.set()
+
+
+class Gated(Generic[T]):
+    """An async context manager entered only once the gate admits it (made on entry)."""
+
+    __slots__ = ("_gate", "_inner", "_make", "_token")
+
+    def __init__(self, gate: OperationGate, make: Callable[[], AbstractAsyncContextManager[T]]):
+        self._gate = gate
+        self._make = make
+        self._inner: AbstractAsyncContextManager[T] | None = None
+        self._token: contextvars.Token[OperationGate | None] | None = None
+
+    async def __aenter__(self) -> T:
+        self._token = await self._gate.enter()
+        try:
+            # Made only now: after a migration, the manager's new committer is the one used.
+            self._inner = self._make()
+            return await self._inner.__aenter__()
+        except BaseException:
+            self._gate.leave(self._token)
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._inner is not None
+        try:
+            return await self._inner.__aexit__(exc_type, exc, tb)
+        finally:
+            self._gate.leave(self._token)

@@ -24,7 +24,7 @@ from typing import Any
 
 from state.backend import Backend
 from state.fold import FieldLog, field_value_before, fold, materialize
-from state.gate import OperationGate
+from state.gate import Gated, OperationGate
 from state.group_commit import GroupCommitter
 from state.metrics import StoreMetrics
 from state.models import (
@@ -64,11 +64,9 @@ class StateManager:
 
     # -- raw transactions --------------------------------------------------------
 
-    @asynccontextmanager
-    async def transaction(self, op: str = "transaction") -> AsyncIterator[Transaction]:
+    def transaction(self, op: str = "transaction") -> Gated[Transaction]:
         """``async with manager.transaction() as tx``: a measured read-modify-write view."""
-        async with self.gate.admitted(), self._committer.transaction(op) as tx:
-            yield tx
+        return Gated(self.gate, lambda: self._committer.transaction(op))
 
     @asynccontextmanager
     async def _read(self, op: str) -> AsyncIterator[None]:
