@@ -32,6 +32,8 @@ from state.metrics import summarize
 from state.migrate import read_all
 
 DEFAULT_P99_MS = 100.0  # state.thresholds.lock_wait_p99_ms by default
+DEFAULT_MIN_OPS_S = 30.0  # state.thresholds.min_throughput_ops_s
+DEFAULT_WAITING = 1.0  # state.thresholds.waiting_writers
 EVENT_CHANGES = 6  # field changes per history event: about one chapter's delta
 
 
@@ -54,10 +56,16 @@ class GrowStep:
     store_bytes: int
     tx_per_s: float
     lock_wait: dict[str, Any]
-    over_threshold: bool
+    hold: dict[str, Any]
+    waiting_writers: float  # mean writers waiting on the store (lock wait + hold), Little's law
+    over: list[str]  # the default thresholds this step is over
+
+    @property
+    def over_threshold(self) -> bool:
+        return bool(self.over)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "over_threshold": self.over_threshold}
 
 
 def sizes(step: int) -> tuple[int, int]:
@@ -95,7 +103,10 @@ async def _store_bytes(manager: StateManager) -> int:
     return sum(len(k) + len(v) for k, v in docs.items()) + sum(len(e.body) for e in events)
 
 
-async def _measure_tasks(url: str, config: GrowConfig) -> tuple[float, dict[str, Any]]:
+Figures = tuple[float, dict[str, Any], dict[str, Any]]  # tx/s, lock wait, hold
+
+
+async def _measure_tasks(url: str, config: GrowConfig) -> Figures:
     from orchestrator.bench_state import one_update
 
     async with open_state(url) as manager:
@@ -110,15 +121,26 @@ async def _measure_tasks(url: str, config: GrowConfig) -> tuple[float, dict[str,
         await asyncio.gather(*(writer(n) for n in range(config.writers)))
         elapsed = time.monotonic() - started
         stats = manager.metrics.ops["transaction"]
-        return stats.outcomes["commit"] / elapsed, summarize(stats.wait)
+        return stats.outcomes["commit"] / elapsed, summarize(stats.wait), summarize(stats.hold)
 
 
-async def _measure(url: str, config: GrowConfig, backend: str) -> tuple[float, dict[str, Any]]:
+async def _measure(url: str, config: GrowConfig, backend: str) -> Figures:
     if config.mode == "tasks":
         return await _measure_tasks(url, config)
     bench = BenchConfig(backend, config.writers, "processes", config.ops, config.durability)
     result = await run_processes(bench, url)  # seeds again: counters from zero, lost counted
-    return result.tx_per_s, result.lock_wait
+    return result.tx_per_s, result.lock_wait, result.hold
+
+
+def judge(tx_per_s: float, wait: dict[str, Any], hold: dict[str, Any]) -> tuple[float, list[str]]:
+    """Mean writers waiting, and the default thresholds a step's figures are over."""
+    waiting = (wait.get("mean_ms", 0) + hold.get("mean_ms", 0)) / 1000 * tx_per_s
+    over = []
+    if float(wait.get("p99_ms", 0)) > DEFAULT_P99_MS:
+        over.append("lock_wait_p99")
+    if tx_per_s < DEFAULT_MIN_OPS_S and waiting >= DEFAULT_WAITING:
+        over.append("throughput")
+    return round(waiting, 2), over
 
 
 async def grow_backend(backend: str, config: GrowConfig, folder: Path) -> list[GrowStep]:
@@ -134,9 +156,13 @@ async def grow_backend(backend: str, config: GrowConfig, folder: Path) -> list[G
             await grow_to(manager, characters, events)
             await seed(manager)  # the 12 characters the writers update, from zero again
             size = await _store_bytes(manager)
-        tx_per_s, wait = await _measure(url, config, backend)
-        over = float(wait.get("p99_ms", 0)) > DEFAULT_P99_MS
-        steps.append(GrowStep(backend, characters, events, size, round(tx_per_s, 1), wait, over))
+        tx_per_s, wait, hold = await _measure(url, config, backend)
+        waiting, over = judge(tx_per_s, wait, hold)
+        steps.append(
+            GrowStep(
+                backend, characters, events, size, round(tx_per_s, 1), wait, hold, waiting, over
+            )
+        )
     return steps
 
 
@@ -153,35 +179,45 @@ def format_grow(steps: list[GrowStep], config: GrowConfig) -> str:
     """One table per backend, the crossing marked, and where JSON crossed vs SQLite there."""
     lines = [
         f"{config.writers} writers as {config.mode}, {config.ops} transactions each per step, "
-        f"durability {config.durability}; * marks lock-wait P99 over {DEFAULT_P99_MS:g} ms"
+        f"durability {config.durability}. Over the default thresholds: * lock-wait P99 over "
+        f"{DEFAULT_P99_MS:g} ms, ! under {DEFAULT_MIN_OPS_S:g} tx/s with writers waiting"
     ]
+    header = "  characters   events   store MB     tx/s  waiting  wait P50 ms  P99 ms   hold P99 ms"
     for backend in config.backends:
-        lines.append(f"\n{backend}")
-        lines.append("  characters   events   store MB   tx/s   wait P50 ms   P99 ms   max ms")
+        lines += [f"\n{backend}", header]
         for s in (s for s in steps if s.backend == backend):
             w = s.lock_wait
+            mark = ("*" if "lock_wait_p99" in s.over else " ") + (
+                "!" if "throughput" in s.over else " "
+            )
             lines.append(
                 f"  {s.characters:>10} {s.events:>8} {s.store_bytes / 1e6:>10.2f} "
-                f"{s.tx_per_s:>6.0f} {w.get('p50_ms', 0):>13} {w.get('p99_ms', 0):>8}"
-                f"{'*' if s.over_threshold else ' '} {w.get('max_ms', 0):>8}"
+                f"{s.tx_per_s:>8.0f}{mark[1]} {s.waiting_writers:>7} {w.get('p50_ms', 0):>12} "
+                f"{w.get('p99_ms', 0):>7}{mark[0]} {s.hold.get('p99_ms', 0):>12}"
             )
     lines.append(crossing_note(steps))
     return "\n".join(lines)
 
 
 def crossing_note(steps: list[GrowStep]) -> str:
-    """Where JSON first crossed the default threshold, and SQLite's P99 at that size."""
+    """Where JSON first crossed a default threshold, and SQLite's figures at that size."""
     crossed = next((s for s in steps if s.backend == "json" and s.over_threshold), None)
     if crossed is None:
-        return "\njson stayed under the threshold at every size measured"
+        return "\njson stayed under the default thresholds at every size measured"
     same = next(
         (s for s in steps if s.backend == "sqlite" and s.characters == crossed.characters), None
     )
     note = (
-        f"\njson crosses P99 {DEFAULT_P99_MS:g} ms at {crossed.characters} characters, "
-        f"{crossed.events} events ({crossed.store_bytes / 1e6:.2f} MB): "
-        f"P99 {crossed.lock_wait.get('p99_ms')} ms"
+        f"\njson crosses {' and '.join(crossed.over)} at {crossed.characters} characters, "
+        f"{crossed.events} events ({crossed.store_bytes / 1e6:.2f} MB): {_figures(crossed)}"
     )
     if same is not None:
-        note += f"; sqlite at that size: P99 {same.lock_wait.get('p99_ms')} ms"
+        note += f"\nsqlite at that size: {_figures(same)}"
     return note
+
+
+def _figures(step: GrowStep) -> str:
+    return (
+        f"{step.tx_per_s:,.0f} tx/s, lock-wait P99 {step.lock_wait.get('p99_ms')} ms, "
+        f"hold P99 {step.hold.get('p99_ms')} ms, {step.waiting_writers} writers waiting"
+    )

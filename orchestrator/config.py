@@ -228,7 +228,8 @@ class Thresholds(_Section):
     waiting_writers: float = Field(
         default=1.0,
         gt=0,
-        description="low throughput counts only while this many writers wait on average",
+        description="low throughput counts only while this many writers wait on the store "
+        "(for the lock or their commit) on average",
     )
     action: Literal["warn", "migrate"] = "warn"
     migrate_to: StateURLText | None = Field(

@@ -32,8 +32,8 @@ BUCKETS_MS: tuple[float, ...] = (
 
 # (seconds since the metrics started, operation, lock wait s, hold s, outcome)
 Sample = tuple[float, str, float, float, str]
-# Called with (seconds since start, lock wait s, outcome) after every operation.
-Listener = Callable[[float, float, str], None]
+# Called with (seconds since start, lock wait s, hold s, outcome) after every operation.
+Listener = Callable[[float, float, float, str], None]
 
 
 def _histogram() -> HdrHistogram:
@@ -155,7 +155,7 @@ class StoreMetrics:
         self.series.append((now, op, wait_s, hold_s, outcome))
         self.recorded += 1
         for listener in self.listeners:
-            listener(now, wait_s, outcome)
+            listener(now, wait_s, hold_s, outcome)
 
     def committed(self) -> int:
         return sum(stats.outcomes["commit"] for stats in self.ops.values())

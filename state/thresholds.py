@@ -7,9 +7,12 @@ a threshold when
 - its lock-wait P99 is above ``lock_wait_p99_ms`` (judged only with at least
   ``min_ops`` operations: the P99 of three operations is their maximum), or
 - its throughput is below ``min_throughput_ops_s`` *while writers wait*: the
-  mean number of writers waiting for the lock (total lock wait / window
-  length, Little's law) is at least ``waiting_writers``. A quiet store is not
-  a slow store: an LLM-bound run makes few operations and nobody waits.
+  mean number of writers waiting on the store (total time from asking for
+  the lock to the commit being durable, over the window's length: Little's
+  law) is at least ``waiting_writers``. With group commit a writer in one
+  process waits for its group's commit rather than for the lock, so both
+  count. A quiet store is not a slow store: an LLM-bound run makes few
+  operations and nobody waits.
 
 After ``window_count`` consecutive windows over a threshold the monitor calls
 ``on_crossed`` once per window that is still over it. It runs inside
@@ -67,6 +70,7 @@ class WindowFigures:
 class _Window:
     start_s: float = 0.0
     waits: list[float] = field(default_factory=list)
+    busy_s: float = 0.0  # lock wait + hold of every operation in the window
 
 
 class ThresholdMonitor:
@@ -79,14 +83,16 @@ class ThresholdMonitor:
         self.windows = 0
         self._window = _Window()
 
-    def observe(self, t_s: float, wait_s: float, outcome: str) -> None:
-        """One operation finished ``t_s`` seconds into the run, after ``wait_s`` of lock wait."""
+    def observe(self, t_s: float, wait_s: float, hold_s: float, outcome: str) -> None:
+        """One operation finished ``t_s`` seconds into the run, after ``wait_s`` of lock
+        wait and ``hold_s`` from holding it to its commit being durable."""
         if outcome == "read":
             return  # reads take no lock: they say nothing about lock contention
         window = self._window
         if not window.waits:
             window.start_s = t_s
         window.waits.append(wait_s)
+        window.busy_s += wait_s + hold_s
         limits = self.limits
         if t_s - window.start_s >= limits.window_s or len(window.waits) >= limits.window_ops:
             self._close(t_s)
@@ -114,7 +120,7 @@ class ThresholdMonitor:
         span = max(end_s - window.start_s, 1e-6)
         p99_ms = waits[max(0, math.ceil(len(waits) * 0.99) - 1)] * 1000
         throughput = len(waits) / span
-        waiting = sum(waits) / span
+        waiting = window.busy_s / span
         over = []
         if len(waits) >= limits.min_ops and p99_ms > limits.lock_wait_p99_ms:
             over.append("lock_wait_p99")

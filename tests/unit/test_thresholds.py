@@ -10,11 +10,14 @@ def monitor(**limits: float) -> tuple[ThresholdMonitor, list[WindowFigures]]:
     return ThresholdMonitor(Limits(**limits), crossed.append), crossed  # type: ignore[arg-type]
 
 
-def feed(m: ThresholdMonitor, start: float, n: int, every_s: float, wait_s: float) -> float:
-    """``n`` writes ``every_s`` apart, each after ``wait_s`` of lock wait; the time after."""
+def feed(
+    m: ThresholdMonitor, start: float, n: int, every_s: float, wait_s: float, hold_s: float = 0.0
+) -> float:
+    """``n`` writes ``every_s`` apart, each after ``wait_s`` of lock wait and ``hold_s`` held;
+    the time after."""
     t = start
     for _ in range(n):
-        m.observe(t, wait_s, "commit")
+        m.observe(t, wait_s, hold_s, "commit")
         t += every_s
     return t
 
@@ -69,10 +72,20 @@ def test_low_throughput_while_writers_wait_is_over() -> None:
     assert crossed[0].throughput_ops_s < 30
 
 
+def test_writers_waiting_for_their_group_commit_count_as_waiting() -> None:
+    # One process, group commit: no lock wait to speak of, but every writer waits 0.4 s
+    # for the commit its group shares (a JSON store rewriting a large file).
+    m, crossed = monitor(window_s=2.0, window_count=1, min_ops=1000)
+    feed(m, 0.0, 50, 0.05, 0.0002, hold_s=0.4)
+    assert crossed
+    assert crossed[0].over == ("throughput",)
+    assert crossed[0].lock_wait_p99_ms < 1
+
+
 def test_reads_are_not_counted() -> None:
     m, crossed = monitor(window_s=3600, window_ops=5, window_count=1, min_ops=1)
     for i in range(50):
-        m.observe(i * 0.01, 0.0, "read")
+        m.observe(i * 0.01, 0.0, 0.001, "read")
     assert m.windows == 0
     assert crossed == []
 
