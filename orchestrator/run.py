@@ -37,7 +37,7 @@ from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import restore_chapters
 from orchestrator.run_folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.schedule import Schedule
-from orchestrator.store_watch import StoreWatch, watch_store
+from orchestrator.store_watch import StoreWatch
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
 from state.url import parse_state_url
@@ -75,13 +75,13 @@ async def run_novel(request: RunRequest, observer: Observer, client: MeteredClie
         # Only now is the folder a run: a run refused above can be retried in it.
         _write_run_file(folder, request, url, started_at)
         coordinator = _coordinator(request, client, manager, folder, observer)
-        async with _watch(request, manager, url, observer) as watch:
-            _started(coordinator, request, "run_started")
-            outline = await _outline(coordinator, request, manager)
-            initial = initial_state(config, outline)
-            await manager.initialize(initial)
-            schedule = await coordinator.write_book(outline, initial)
-            return await _finish(coordinator, request, watch, outline, schedule, started_at)
+        watch = _watch(request, manager, url, observer)
+        _started(coordinator, request, "run_started")
+        outline = await _outline(coordinator, request, manager)
+        initial = initial_state(config, outline)
+        await manager.initialize(initial)
+        schedule = await coordinator.write_book(outline, initial)
+        return await _finish(coordinator, request, watch, outline, schedule, started_at)
 
 
 async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredClient) -> RunSummary:
@@ -99,22 +99,22 @@ async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredCli
     async with open_state(url, create=False) as manager:
         await _claim_store(manager, request.run_id, url)
         coordinator = _coordinator(request, client, manager, folder, observer)
-        async with _watch(request, manager, url, observer) as watch:
-            _started(coordinator, request, "run_resumed")
-            outline = await _outline(coordinator, request, manager)
-            await manager.initialize(initial_state(request.config, outline))
-            initial = await manager.snapshot(as_of_chapter=1)
-            restored = await restore_chapters(manager, folder)
-            kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
-            coordinator.emit("chapters_restored", kept=kept)
-            schedule = await coordinator.write_book(outline, initial, restored)
-            return await _finish(coordinator, request, watch, outline, schedule, started_at)
+        watch = _watch(request, manager, url, observer)
+        _started(coordinator, request, "run_resumed")
+        outline = await _outline(coordinator, request, manager)
+        await manager.initialize(initial_state(request.config, outline))
+        initial = await manager.snapshot(as_of_chapter=1)
+        restored = await restore_chapters(manager, folder)
+        kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
+        coordinator.emit("chapters_restored", kept=kept)
+        schedule = await coordinator.write_book(outline, initial, restored)
+        return await _finish(coordinator, request, watch, outline, schedule, started_at)
 
 
-def _watch(request: RunRequest, manager: StateManager, url: str, observer: Observer) -> Any:
+def _watch(request: RunRequest, manager: StateManager, url: str, observer: Observer) -> StoreWatch:
     """The store's thresholds watch (``state.thresholds``) for the rest of the run."""
-    state = request.config.state
-    return watch_store(state.thresholds, manager, request.folder, url, state.durability, observer)
+    state, folder, base = request.config.state, request.folder, request.config_path.parent
+    return StoreWatch(state.thresholds, manager, folder, url, state.durability, observer, base)
 
 
 def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
@@ -153,7 +153,7 @@ async def _finish(
     findings, paths = await asyncio.gather(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
     )
-    await watch.settle()  # the summary names the store the run ends on
+    await watch.settle()  # a migration in flight ends first: the summary names the store in use
     summary = _summary(request, folder, watch.url, schedule, findings, client, paths, started_at)
     summary.state_events = list(coordinator.manager.metrics.events)
     _write_reports(folder, summary, findings, client, coordinator.manager, request.config)

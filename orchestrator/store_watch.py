@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -61,8 +61,10 @@ class StoreWatch:
         url: str,
         durability: str,
         observer: Observer,
+        base_dir: Path,
     ) -> None:
         self.thresholds = thresholds
+        self.base_dir = base_dir  # a relative migrate_to is taken from the project file's folder
         self.manager = manager
         self.folder = folder
         self.url = url
@@ -106,7 +108,7 @@ class StoreWatch:
             return None
         if "durability=" not in target:
             target += ("&" if "?" in target else "?") + f"durability={self.durability}"
-        parsed = parse_state_url(target, self.folder.root)
+        parsed = parse_state_url(target, self.base_dir)
         if str(parsed) == self.manager.url:
             return None
         return parsed.full()
@@ -167,31 +169,13 @@ class StoreWatch:
         self._observe(name, fields)
 
     async def settle(self) -> None:
-        """Wait for a migration in flight to end (the run reports on the store it ends on)."""
+        """Wait for a migration in flight to end, and stop watching.
+
+        A run that fails before this leaves its migration task to be cancelled
+        with the run's other tasks: the source stays complete until the switch,
+        and after it the copy is complete and verified.
+        """
         if self._task is not None:
             await asyncio.shield(self._task)
-
-    def close(self) -> None:
         if self.monitor.observe in self.manager.metrics.listeners:
             self.manager.metrics.listeners.remove(self.monitor.observe)
-
-
-@asynccontextmanager
-async def watch_store(
-    thresholds: Thresholds,
-    manager: StateManager,
-    folder: RunFolder,
-    url: str,
-    durability: str,
-    observer: Observer,
-) -> AsyncIterator[StoreWatch]:
-    """A ``StoreWatch`` for the life of the context; a migration in flight ends inside it."""
-    watch = StoreWatch(thresholds, manager, folder, url, durability, observer)
-    try:
-        yield watch
-        await watch.settle()
-    finally:
-        if watch._task is not None and not watch._task.done():
-            watch._task.cancel()
-            await asyncio.gather(watch._task, return_exceptions=True)
-        watch.close()
