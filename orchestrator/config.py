@@ -186,6 +186,11 @@ class OrchestratorSection(_Section):
     context_tokens: int = Field(
         default=8000, ge=1000, le=1_000_000, description="token budget of a writer's prompt"
     )
+    html_report: bool = Field(
+        default=True,
+        description="write report.html at the end (its charts take about half a second); "
+        "review.json is always written",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> Self:

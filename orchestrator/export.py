@@ -42,12 +42,13 @@ def render(review: dict[str, Any], fmt: str) -> str:
     return _renderer(fmt)(review)
 
 
-def write_run_review(folder: RunFolder) -> dict[str, Path]:
-    """``review.json`` and ``report.html`` in the run folder (each written atomically)."""
+def write_run_review(folder: RunFolder, html: bool = True) -> list[Path]:
+    """``review.json`` and (unless ``html`` is False) ``report.html`` in the run folder,
+    each written atomically."""
     from orchestrator.review import build_review
 
     review = build_review(folder)
-    return {
-        "review": folder.write_text(REVIEW_JSON, render(review, "json")),
-        "report": folder.write_text(REPORT_HTML, render(review, "html")),
-    }
+    written = [folder.write_text(REVIEW_JSON, render(review, "json"))]
+    if html:
+        written.append(folder.write_text(REPORT_HTML, render(review, "html")))
+    return written

@@ -157,7 +157,7 @@ async def _finish(
     summary = _summary(request, folder, watch.url, schedule, findings, client, paths, started_at)
     summary.state_events = list(coordinator.manager.metrics.events)
     _write_reports(folder, summary, findings, client, coordinator.manager, request.config)
-    await asyncio.to_thread(write_run_review, folder)
+    await asyncio.to_thread(write_run_review, folder, request.config.orchestrator.html_report)
     manifest = await asyncio.to_thread(write_manifest, folder)
     coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
     coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
@@ -266,12 +266,10 @@ def _summary(
     outcomes = _outcomes(schedule)
     finished_at = datetime.now(UTC)
     config = request.config
-    reports = {
-        name.partition(".")[0]: folder.path(name)
-        for name in (
-            "findings.json", "metrics.json", REVIEW_JSON, REPORT_HTML, SUMMARY_FILE, MANIFEST_FILE
-        )
-    }  # fmt: skip
+    names = ["findings.json", "metrics.json", REVIEW_JSON, SUMMARY_FILE, MANIFEST_FILE]
+    if config.orchestrator.html_report:
+        names.append(REPORT_HTML)
+    reports = {name.partition(".")[0]: folder.path(name) for name in names}
     return RunSummary(
         run_id=request.run_id,
         title=config.project.title,

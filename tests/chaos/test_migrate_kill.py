@@ -23,6 +23,7 @@ from tests.chaos.conftest import (
 )
 
 SMALL = ["project.chapters=4", "project.target_words=120", "llm.drift=0.3"]
+SMALL.append("orchestrator.html_report=false")
 
 # (destination backend, failpoint): inside the destination's commit, after the copy, after
 # the check, inside the atomic rewrite of run.json, after the switch, in the source's marking.

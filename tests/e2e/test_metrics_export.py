@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Run, orchestrator
+from tests.e2e.conftest import Run, drifted_run, orchestrator
+
+WITH_HTML = "orchestrator.html_report=true"
+
+
+@pytest.fixture(scope="module")
+def drift_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """A drifted run (some chapters revised) that writes its HTML report."""
+    return drifted_run(tmp_path_factory.mktemp("review"), WITH_HTML)
 
 
 def export(run: Run, fmt: str) -> str:
@@ -109,6 +117,12 @@ def test_html_is_one_self_contained_report(drift_run: Run, tmp_path: Path) -> No
     ):
         assert heading in page
     assert drift_run.summary["title"].replace("'", "&#x27;") in page
+
+
+def test_a_run_without_the_html_report_still_writes_its_review(en_run: Run) -> None:
+    assert (en_run.folder / "review.json").is_file()
+    assert not (en_run.folder / "report.html").exists()
+    assert "report" not in en_run.summary["paths"]
 
 
 def test_export_of_a_folder_that_is_not_a_finished_run_is_refused(tmp_path: Path) -> None:
