@@ -67,10 +67,11 @@ def _table(headers: list[str], rows: list[list[Any]], text_columns: int = 1) -> 
         return f"<{tag}{kind}>{escape('' if value is None else str(value))}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(headers))
+    thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
     body = "".join(
         "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
 def _summary(review: dict[str, Any]) -> str:
@@ -114,8 +115,8 @@ def _thresholds(review: dict[str, Any]) -> str:
     limits = state.get("thresholds", {})
     events = state["threshold_events"]
     head = (
-        f"<p>Thresholds: lock-wait P99 over {limits.get('lock_wait_p99_ms', '?')} ms, or under "
-        f"{limits.get('min_throughput_ops_s', '?')} ops/s while writers wait; "
+        f"<p>Thresholds: lock-wait P99 over {_num(limits.get('lock_wait_p99_ms'))} ms, or under "
+        f"{_num(limits.get('min_throughput_ops_s'))} ops/s while writers wait; "
         f"action <b>{escape(str(limits.get('action', 'warn')))}</b>.</p>"
     )
     if not events:
@@ -131,6 +132,10 @@ def _thresholds(review: dict[str, Any]) -> str:
     ]  # fmt: skip
     headers = ["event", "at", "store", "P99 ms", "ops/s", "waiting", "over", "to", "action"]
     return head + f"<div class='warn'>{_table(headers, rows, text_columns=3)}</div>"
+
+
+def _num(value: Any) -> str:
+    return "?" if value is None else f"{value:g}"
 
 
 def _ops_table(review: dict[str, Any]) -> str:
