@@ -103,14 +103,34 @@ async def _store_bytes(manager: StateManager) -> int:
     return sum(len(k) + len(v) for k, v in docs.items()) + sum(len(e.body) for e in events)
 
 
-Figures = tuple[float, dict[str, Any], dict[str, Any]]  # tx/s, lock wait, hold
+@dataclass(frozen=True)
+class Measured:
+    """One step's figures."""
+
+    tx_per_s: float
+    wait: dict[str, Any]
+    hold: dict[str, Any]
+    waiting_writers: float
 
 
-async def _measure_tasks(url: str, config: GrowConfig) -> Figures:
+class _Busy:
+    """Sums every transaction's latency (asking for the lock to a durable commit)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self, _t: float, _wait: float, latency: float, outcome: str) -> None:
+        if outcome != "read":
+            self.seconds += latency
+
+
+async def _measure_tasks(url: str, config: GrowConfig) -> Measured:
     from orchestrator.bench_state import one_update
 
     async with open_state(url) as manager:
         manager.metrics.reset()
+        busy = _Busy()
+        manager.metrics.listeners.append(busy)
         started = time.monotonic()
 
         async def writer(n: int) -> None:
@@ -121,26 +141,32 @@ async def _measure_tasks(url: str, config: GrowConfig) -> Figures:
         await asyncio.gather(*(writer(n) for n in range(config.writers)))
         elapsed = time.monotonic() - started
         stats = manager.metrics.ops["transaction"]
-        return stats.outcomes["commit"] / elapsed, summarize(stats.wait), summarize(stats.hold)
+        return Measured(
+            stats.outcomes["commit"] / elapsed,
+            summarize(stats.wait),
+            summarize(stats.hold),
+            busy.seconds / elapsed,
+        )
 
 
-async def _measure(url: str, config: GrowConfig, backend: str) -> Figures:
+async def _measure(url: str, config: GrowConfig, backend: str) -> Measured:
     if config.mode == "tasks":
         return await _measure_tasks(url, config)
     bench = BenchConfig(backend, config.writers, "processes", config.ops, config.durability)
     result = await run_processes(bench, url)  # seeds again: counters from zero, lost counted
-    return result.tx_per_s, result.lock_wait, result.hold
+    # One writer per process: its hold ends when its own commit is durable.
+    mean_s = (result.lock_wait.get("mean_ms", 0) + result.hold.get("mean_ms", 0)) / 1000
+    return Measured(result.tx_per_s, result.lock_wait, result.hold, mean_s * result.tx_per_s)
 
 
-def judge(tx_per_s: float, wait: dict[str, Any], hold: dict[str, Any]) -> tuple[float, list[str]]:
-    """Mean writers waiting, and the default thresholds a step's figures are over."""
-    waiting = (wait.get("mean_ms", 0) + hold.get("mean_ms", 0)) / 1000 * tx_per_s
+def judge(measured: Measured) -> list[str]:
+    """The default thresholds a step's figures are over."""
     over = []
-    if float(wait.get("p99_ms", 0)) > DEFAULT_P99_MS:
+    if float(measured.wait.get("p99_ms", 0)) > DEFAULT_P99_MS:
         over.append("lock_wait_p99")
-    if tx_per_s < DEFAULT_MIN_OPS_S and waiting >= DEFAULT_WAITING:
+    if measured.tx_per_s < DEFAULT_MIN_OPS_S and measured.waiting_writers >= DEFAULT_WAITING:
         over.append("throughput")
-    return round(waiting, 2), over
+    return over
 
 
 async def grow_backend(backend: str, config: GrowConfig, folder: Path) -> list[GrowStep]:
@@ -156,11 +182,18 @@ async def grow_backend(backend: str, config: GrowConfig, folder: Path) -> list[G
             await grow_to(manager, characters, events)
             await seed(manager)  # the 12 characters the writers update, from zero again
             size = await _store_bytes(manager)
-        tx_per_s, wait, hold = await _measure(url, config, backend)
-        waiting, over = judge(tx_per_s, wait, hold)
+        m = await _measure(url, config, backend)
         steps.append(
             GrowStep(
-                backend, characters, events, size, round(tx_per_s, 1), wait, hold, waiting, over
+                backend,
+                characters,
+                events,
+                size,
+                round(m.tx_per_s, 1),
+                m.wait,
+                m.hold,
+                round(m.waiting_writers, 2),
+                judge(m),
             )
         )
     return steps

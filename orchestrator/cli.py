@@ -334,7 +334,7 @@ def bench_run(
 
 @cli.group("state")
 def state_group() -> None:
-    """Inspect a state store (json:///path, sqlite:///path)."""
+    """Inspect or migrate a state store (json:///path, sqlite:///path)."""
 
 
 state_group.add_command(state_migrate)

@@ -204,4 +204,5 @@ class _TransactionContext:
             # This transaction was aborted anyway; the group's other writers get the error.
         finally:
             wait = self._held - self._asked
-            self._committer.metrics.record(self._op, wait, released - self._held, outcome)
+            latency = time.perf_counter() - self._asked
+            self._committer.metrics.record(self._op, wait, released - self._held, outcome, latency)

@@ -32,7 +32,8 @@ BUCKETS_MS: tuple[float, ...] = (
 
 # (seconds since the metrics started, operation, lock wait s, hold s, outcome)
 Sample = tuple[float, str, float, float, str]
-# Called with (seconds since start, lock wait s, hold s, outcome) after every operation.
+# Called with (seconds since start, lock wait s, latency s, outcome) after every operation;
+# latency runs from asking for the lock to the commit being acknowledged (durable).
 Listener = Callable[[float, float, float, str], None]
 
 
@@ -144,7 +145,16 @@ class StoreMetrics:
         # Threshold crossings and migrations, as they happened (JSON-ready dicts).
         self.events: list[dict[str, Any]] = []
 
-    def record(self, op: str, wait_s: float, hold_s: float, outcome: Outcome) -> None:
+    def record(
+        self,
+        op: str,
+        wait_s: float,
+        hold_s: float,
+        outcome: Outcome,
+        latency_s: float | None = None,
+    ) -> None:
+        """One operation; ``latency_s`` (default wait + hold) ends when its commit is durable,
+        which for a member of a group commit is after its hold ends."""
         stats = self.ops.get(op)
         if stats is None:
             stats = self.ops[op] = OpStats()
@@ -155,7 +165,7 @@ class StoreMetrics:
         self.series.append((now, op, wait_s, hold_s, outcome))
         self.recorded += 1
         for listener in self.listeners:
-            listener(now, wait_s, hold_s, outcome)
+            listener(now, wait_s, wait_s + hold_s if latency_s is None else latency_s, outcome)
 
     def committed(self) -> int:
         return sum(stats.outcomes["commit"] for stats in self.ops.values())

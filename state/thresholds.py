@@ -70,7 +70,7 @@ class WindowFigures:
 class _Window:
     start_s: float = 0.0
     waits: list[float] = field(default_factory=list)
-    busy_s: float = 0.0  # lock wait + hold of every operation in the window
+    busy_s: float = 0.0  # summed latency (asking for the lock to a durable commit)
 
 
 class ThresholdMonitor:
@@ -83,16 +83,16 @@ class ThresholdMonitor:
         self.windows = 0
         self._window = _Window()
 
-    def observe(self, t_s: float, wait_s: float, hold_s: float, outcome: str) -> None:
+    def observe(self, t_s: float, wait_s: float, latency_s: float, outcome: str) -> None:
         """One operation finished ``t_s`` seconds into the run, after ``wait_s`` of lock
-        wait and ``hold_s`` from holding it to its commit being durable."""
+        wait and ``latency_s`` from asking for the lock to its commit being durable."""
         if outcome == "read":
             return  # reads take no lock: they say nothing about lock contention
         window = self._window
         if not window.waits:
             window.start_s = t_s
         window.waits.append(wait_s)
-        window.busy_s += wait_s + hold_s
+        window.busy_s += latency_s
         limits = self.limits
         if t_s - window.start_s >= limits.window_s or len(window.waits) >= limits.window_ops:
             self._close(t_s)

@@ -11,13 +11,13 @@ def monitor(**limits: float) -> tuple[ThresholdMonitor, list[WindowFigures]]:
 
 
 def feed(
-    m: ThresholdMonitor, start: float, n: int, every_s: float, wait_s: float, hold_s: float = 0.0
+    m: ThresholdMonitor, start: float, n: int, every_s: float, wait_s: float, commit_s: float = 0.0
 ) -> float:
-    """``n`` writes ``every_s`` apart, each after ``wait_s`` of lock wait and ``hold_s`` held;
-    the time after."""
+    """``n`` writes ``every_s`` apart, each after ``wait_s`` of lock wait and ``commit_s`` more
+    until its commit was durable; the time after."""
     t = start
     for _ in range(n):
-        m.observe(t, wait_s, hold_s, "commit")
+        m.observe(t, wait_s, wait_s + commit_s, "commit")
         t += every_s
     return t
 
@@ -76,7 +76,7 @@ def test_writers_waiting_for_their_group_commit_count_as_waiting() -> None:
     # One process, group commit: no lock wait to speak of, but every writer waits 0.4 s
     # for the commit its group shares (a JSON store rewriting a large file).
     m, crossed = monitor(window_s=2.0, window_count=1, min_ops=1000)
-    feed(m, 0.0, 50, 0.05, 0.0002, hold_s=0.4)
+    feed(m, 0.0, 50, 0.05, 0.0002, commit_s=0.4)
     assert crossed
     assert crossed[0].over == ("throughput",)
     assert crossed[0].lock_wait_p99_ms < 1
