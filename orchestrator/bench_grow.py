@@ -78,14 +78,14 @@ async def grow_to(manager: StateManager, characters: int, events: int) -> None:
     rng = random.Random(characters)
     have = len(await manager.backend.scan("characters/"))
     names = [f"Extra{n:05d}" for n in range(have - len(CHARACTER_NAMES), characters - 12)]
-    for start in range(0, len(names), 500):
+    for start in range(0, len(names), 5000):  # big batches: a JSON commit rewrites it all
         async with manager.transaction("grow") as tx:
-            for name in names[start : start + 500]:
+            for name in names[start : start + 5000]:
                 await tx.put(f"characters/{name}", character_doc(name, rng))
     have_events = len([e async for e in manager.backend.events()])
-    for start in range(have_events, events, 500):
+    for start in range(have_events, events, 5000):
         async with manager.transaction("grow") as tx:
-            for n in range(start, min(events, start + 500)):
+            for n in range(start, min(events, start + 5000)):
                 await tx.append_event(_event_body(n, rng), chapter=1 + n // 10)
 
 
