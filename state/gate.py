@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from types import TracebackType
-from typing import Generic, TypeVar
-
-T = TypeVar("T")
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 _inside: contextvars.ContextVar[OperationGate | None] = contextvars.ContextVar(
     "state_gate", default=None
@@ -80,37 +76,3 @@ class OperationGate:
                 yield
             finally:
                 self._open.set()
-
-
-class Gated(Generic[T]):
-    """An async context manager entered only once the gate admits it (made on entry)."""
-
-    __slots__ = ("_gate", "_inner", "_make", "_token")
-
-    def __init__(self, gate: OperationGate, make: Callable[[], AbstractAsyncContextManager[T]]):
-        self._gate = gate
-        self._make = make
-        self._inner: AbstractAsyncContextManager[T] | None = None
-        self._token: contextvars.Token[OperationGate | None] | None = None
-
-    async def __aenter__(self) -> T:
-        self._token = await self._gate.enter()
-        try:
-            # Made only now: after a migration, the manager's new committer is the one used.
-            self._inner = self._make()
-            return await self._inner.__aenter__()
-        except BaseException:
-            self._gate.leave(self._token)
-            raise
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        assert self._inner is not None
-        try:
-            return await self._inner.__aexit__(exc_type, exc, tb)
-        finally:
-            self._gate.leave(self._token)

@@ -24,6 +24,7 @@ from types import TracebackType
 
 from state.backend import Backend, WriteSession
 from state.errors import StoreMigratedError
+from state.gate import OperationGate
 from state.metrics import Outcome, StoreMetrics
 from state.schema import MIGRATED_KEY
 from state.transaction import GroupBuffer, Transaction
@@ -42,10 +43,18 @@ class _Group:
 class GroupCommitter:
     """Serializes a process's writers and batches their commits."""
 
-    def __init__(self, backend: Backend, metrics: StoreMetrics, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        metrics: StoreMetrics,
+        max_group: int = MAX_GROUP,
+        gate: OperationGate | None = None,
+    ) -> None:
+        # ``backend`` may be replaced while the gate is paused (no group is open then).
         self.backend = backend
         self.metrics = metrics
         self.max_group = max_group
+        self.gate = gate or OperationGate()
         self._slot = asyncio.Lock()  # FIFO among this process's writers
         self._queued = 0
         self._group: _Group | None = None
@@ -167,14 +176,23 @@ class _TransactionContext:
         self._asked = 0.0
         self._held = 0.0
         self._token: contextvars.Token[GroupCommitter | None] | None = None
+        self._admitted: contextvars.Token[OperationGate | None] | None = None
 
     async def __aenter__(self) -> Transaction:
         if _current.get() is self._committer:
             # The outer transaction holds the slot the inner one would wait for.
             raise RuntimeError("a transaction cannot be opened inside another on the same store")
+        gate = self._committer.gate
+        self._admitted = await gate.enter()  # waits while a migration has the store paused
         self._token = _current.set(self._committer)
         self._asked = time.perf_counter()
-        self._group = await self._committer._enter()
+        try:
+            self._group = await self._committer._enter()
+        except BaseException:
+            # No __aexit__ follows a failed __aenter__: undo what it did here.
+            _current.reset(self._token)
+            gate.leave(self._admitted)
+            raise
         self._held = time.perf_counter()
         self._tx = Transaction(self._group.buffer)
         return self._tx
@@ -203,6 +221,7 @@ class _TransactionContext:
                 raise
             # This transaction was aborted anyway; the group's other writers get the error.
         finally:
+            self._committer.gate.leave(self._admitted)
             wait = self._held - self._asked
             latency = time.perf_counter() - self._asked
             self._committer.metrics.record(self._op, wait, released - self._held, outcome, latency)

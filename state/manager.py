@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from state.backend import Backend
 from state.fold import FieldLog, field_value_before, fold, materialize
-from state.gate import Gated, OperationGate
+from state.gate import OperationGate
 from state.group_commit import GroupCommitter
 from state.metrics import StoreMetrics
 from state.models import (
@@ -59,14 +59,14 @@ class StateManager:
         self.backend = backend
         self.url = url
         self.metrics = StoreMetrics(backend.scheme)
-        self._committer = GroupCommitter(backend, self.metrics)
         self.gate = OperationGate()
+        self._committer = GroupCommitter(backend, self.metrics, gate=self.gate)
 
     # -- raw transactions --------------------------------------------------------
 
-    def transaction(self, op: str = "transaction") -> Gated[Transaction]:
+    def transaction(self, op: str = "transaction") -> AbstractAsyncContextManager[Transaction]:
         """``async with manager.transaction() as tx``: a measured read-modify-write view."""
-        return Gated(self.gate, lambda: self._committer.transaction(op))
+        return self._committer.transaction(op)
 
     @asynccontextmanager
     async def _read(self, op: str) -> AsyncIterator[None]:
@@ -82,7 +82,7 @@ class StateManager:
         self.backend = backend
         self.url = url
         self.metrics.backend = backend.scheme
-        self._committer = GroupCommitter(backend, self.metrics)
+        self._committer.backend = backend  # no group is open while nothing is in flight
 
     # -- setting up ----------------------------------------------------------------
 
