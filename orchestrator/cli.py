@@ -16,8 +16,11 @@ from orchestrator.bench_run import SCENARIOS
 from orchestrator.bench_run import format_results as format_run_results
 from orchestrator.bench_run import run_bench as run_bench_runs
 from orchestrator.bench_state import BenchConfig, BenchResult, run_bench
+from orchestrator.cli_bench_grow import bench_grow_options, run_grow_command
 from orchestrator.cli_doctor import doctor
+from orchestrator.cli_metrics import metrics_group
 from orchestrator.cli_publish import history, publish, rollback_cmd
+from orchestrator.cli_state import state_migrate
 from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
 from orchestrator.display import Display, make_display
@@ -258,6 +261,7 @@ def bench() -> None:
 )
 @temp_dir_option("store")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@bench_grow_options
 @user_errors
 def bench_state(
     backend: str,
@@ -267,8 +271,13 @@ def bench_state(
     durability: str,
     folder: Path | None,
     as_json: bool,
+    grow: bool,
+    steps: int,
 ) -> None:
     """Read-modify-write transactions/s, lock-wait percentiles and lost updates."""
+    if grow:
+        run_grow_command(backend, writers, mode, ops, durability, folder, as_json, steps)
+        return
     config = BenchConfig(
         backend=backend,
         writers=writers,
@@ -345,7 +354,11 @@ def bench_run(
 
 @cli.group("state")
 def state_group() -> None:
-    """Inspect a state store (json:///path, sqlite:///path)."""
+    """Inspect or migrate a state store (json:///path, sqlite:///path)."""
+
+
+state_group.add_command(state_migrate)
+cli.add_command(metrics_group)
 
 
 @state_group.command("snapshot")

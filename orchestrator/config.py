@@ -234,6 +234,11 @@ class OrchestratorSection(_Section):
         description="how long a chapter's lease lasts without renewal (renewed every third "
         "of it while the chapter is written); a dead writer's chapter is taken over after it",
     )
+    html_report: bool = Field(
+        default=True,
+        description="write report.html at the end (its charts take about half a second); "
+        "review.json is always written",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> Self:
@@ -264,8 +269,20 @@ class Thresholds(_Section):
     lock_wait_p99_ms: float = Field(default=100, gt=0)
     min_throughput_ops_s: float = Field(default=30, gt=0)
     window_s: float = Field(default=10, gt=0, description="length of a measuring window")
+    window_ops: int = Field(
+        default=1000, ge=1, description="a window also closes after this many operations"
+    )
     window_count: int = Field(
         default=3, ge=1, description="consecutive windows over a threshold before acting"
+    )
+    min_ops: int = Field(
+        default=20, ge=1, description="operations a window needs before its P99 is judged"
+    )
+    waiting_writers: float = Field(
+        default=1.0,
+        gt=0,
+        description="low throughput counts only while this many writers wait on the store "
+        "(for the lock or their commit) on average",
     )
     action: Literal["warn", "migrate"] = "warn"
     migrate_to: StateURLText | None = Field(

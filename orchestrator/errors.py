@@ -18,11 +18,13 @@ from orchestrator.run_folder import RunFolderError
 from state.errors import (
     CorruptStateError,
     LockTimeoutError,
+    MigrationError,
     SchemaVersionError,
     StateError,
     StateOpenError,
     StateURLError,
     StateWriteError,
+    StoreMigratedError,
 )
 
 EXIT_FAILED = 1
@@ -41,6 +43,8 @@ BAD_INPUT: tuple[type[BaseException], ...] = (
     RunFolderError,
     ManifestError,
     PublishError,
+    MigrationError,
+    StoreMigratedError,
 )
 # OSError last: a full disk or a folder that cannot be written, with the path in the message.
 RUN_FAILURES: tuple[type[BaseException], ...] = (

@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.run_folder import RunFolder
+from orchestrator.run_folder import RUN_FILE, RunFolder
 from state.atomic import TEMP_MARK
 
 MANIFEST_FILE = "MANIFEST.json"
 _SKIPPED_DIRS = ("logs",)
-_SKIPPED_PREFIXES = ("state.", "run.lock", MANIFEST_FILE)
+# Not artifacts: the store (it has its own checks), its pointer run.json (a migration
+# rewrites it), the lock, the logs and the manifest itself.
+_SKIPPED_PREFIXES = ("state.", RUN_FILE, "run.lock", MANIFEST_FILE)
 
 
 def is_artifact(relative: Path) -> bool:

@@ -103,6 +103,11 @@ class MeteredClient:
         if close is not None:
             await close()
 
+    @property
+    def origin(self) -> float:
+        """The ``time.perf_counter()`` that ``started_s`` of every call counts from."""
+        return self._origin
+
     def usage(self) -> Usage:
         """Every call's usage, summed."""
         total = Usage()

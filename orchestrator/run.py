@@ -9,6 +9,7 @@ summary. Every file goes through ``RunFolder``, so each is written atomically.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -36,12 +37,14 @@ from orchestrator.config import (
 )
 from orchestrator.coordinator import AgentModels, Coordinator, Observer, Scheduling
 from orchestrator.doctor import ensure_disk_space
+from orchestrator.export import REPORT_HTML, REVIEW_JSON, write_run_review
 from orchestrator.manifest import MANIFEST_FILE, verify, write_manifest
 from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import restore_chapters
 from orchestrator.run_folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.schedule import Schedule
 from orchestrator.spending import BudgetReport, SpendingLimit, first_attempt_estimate
+from orchestrator.store_watch import StoreWatch
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
@@ -89,12 +92,13 @@ async def _run(
         # Only now is the folder a run: a run refused above can be retried in it.
         _write_run_file(folder, request, url, started_at)
         coordinator = _coordinator(request, client, manager, folder, observer)
+        watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
         outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
         await manager.initialize(initial)
         schedule = await coordinator.write_book(outline, initial)
-        return await _finish(coordinator, request, url, outline, schedule, started_at)
+        return await _finish(coordinator, request, watch, outline, schedule, started_at)
 
 
 async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredClient) -> RunSummary:
@@ -122,6 +126,7 @@ async def _resume(
     async with open_state(url, create=False) as manager:
         await _claim_store(manager, request.run_id, url)
         coordinator = _coordinator(request, client, manager, folder, observer)
+        watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
         outline = await _outline(coordinator, request, manager)
         await manager.initialize(initial_state(request.config, outline))
@@ -130,7 +135,13 @@ async def _resume(
         kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
         coordinator.emit("chapters_restored", kept=kept)
         schedule = await coordinator.write_book(outline, initial, restored)
-        return await _finish(coordinator, request, url, outline, schedule, started_at)
+        return await _finish(coordinator, request, watch, outline, schedule, started_at)
+
+
+def _watch(request: RunRequest, manager: StateManager, url: str, observer: Observer) -> StoreWatch:
+    """The store's thresholds watch (``state.thresholds``) for the rest of the run."""
+    state, folder, base = request.config.state, request.folder, request.config_path.parent
+    return StoreWatch(state.thresholds, manager, folder, url, state.durability, observer, base)
 
 
 @contextmanager
@@ -185,7 +196,7 @@ async def _outline(coordinator: Coordinator, request: RunRequest, manager: State
 async def _finish(
     coordinator: Coordinator,
     request: RunRequest,
-    url: str,
+    watch: StoreWatch,
     outline: Outline,
     schedule: Schedule,
     started_at: datetime,
@@ -196,10 +207,11 @@ async def _finish(
     findings, paths = await asyncio.gather(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
     )
+    await watch.settle()  # a migration in flight ends first: the summary names the store in use
     summary = _summary(
         request,
         folder,
-        url,
+        watch.url,
         schedule,
         findings,
         client,
@@ -207,7 +219,9 @@ async def _finish(
         started_at,
         coordinator.spending.report(),
     )
-    _write_reports(folder, summary, findings, client, coordinator.manager)
+    summary.state_events = list(coordinator.manager.metrics.events)
+    _write_reports(folder, summary, findings, client, coordinator.manager, request.config)
+    await asyncio.to_thread(write_run_review, folder, request.config.orchestrator.html_report)
     manifest = await asyncio.to_thread(write_manifest, folder)
     coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
     coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
@@ -332,10 +346,10 @@ def _summary(
     outcomes = _outcomes(schedule, client.usage_by_chapter())
     finished_at = datetime.now(UTC)
     config = request.config
-    reports = {
-        name.removesuffix(".json"): folder.path(name)
-        for name in ("findings.json", "metrics.json", SUMMARY_FILE, MANIFEST_FILE)
-    }
+    names = ["findings.json", "metrics.json", REVIEW_JSON, SUMMARY_FILE, MANIFEST_FILE]
+    if config.orchestrator.html_report:
+        names.append(REPORT_HTML)
+    reports = {name.partition(".")[0]: folder.path(name) for name in names}
     return RunSummary(
         run_id=request.run_id,
         title=config.project.title,
@@ -368,9 +382,12 @@ def _write_reports(
     findings: list[ContinuityFinding],
     client: MeteredClient,
     manager: StateManager,
+    config: ProjectConfig,
 ) -> None:
     folder.write_json("findings.json", [f.model_dump(mode="json") for f in findings])
-    folder.write_json("metrics.json", _metrics(summary, client, manager))
+    metrics = _metrics(summary, client, manager)
+    metrics["state_thresholds"] = config.state.thresholds.model_dump(mode="json")
+    folder.write_json("metrics.json", metrics)
     folder.write_json(SUMMARY_FILE, summary.model_dump(mode="json"))
 
 
@@ -383,6 +400,9 @@ def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) 
         "run_id": summary.run_id,
         "wall_s": summary.wall_s,
         "state": manager.metrics.snapshot(),
+        "state_detail": manager.metrics.detail(),
+        # Model call times are on the client's clock, state times on the store's: the offset.
+        "clock": {"llm_minus_state_s": _clock_offset(client, manager)},
         "llm": {
             "calls": calls,
             "usage": summary.usage.model_dump(),
@@ -390,6 +410,12 @@ def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) 
         },
         "chapters": [o.model_dump(mode="json") for o in summary.chapter_outcomes],
     }
+
+
+def _clock_offset(client: MeteredClient, manager: StateManager) -> float:
+    """Seconds from the store's metrics origin (monotonic) to the client's (perf_counter)."""
+    now_mono, now_perf = time.monotonic(), time.perf_counter()
+    return round((client.origin - now_perf) - (manager.metrics.started - now_mono), 6)
 
 
 def read_summary(run_dir: Path) -> RunSummary | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,10 @@ class RunSummary(BaseModel):
     paths: dict[str, str]
     chapter_outcomes: list[ChapterOutcome]
     budget: BudgetReport | None = Field(default=None, description="llm.budget_usd, if set")
+    state_events: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="state store thresholds crossed and migrations, when and what was done",
+    )
 
     @property
     def exit_code(self) -> int:

@@ -90,3 +90,25 @@ class NetworkFilesystemError(StateError, OSError):
             f"{path} is on a network file system ({fstype}); file locks and SQLite WAL "
             "are not reliable there. Put the store on a local disk, or use a redis:// store"
         )
+
+
+class StoreMigratedError(StateError, PermissionError):
+    """The store was migrated elsewhere: it is kept as a read-only backup."""
+
+    def __init__(self, location: str, moved_to: str) -> None:
+        self.location = location
+        self.moved_to = moved_to
+        super().__init__(
+            f"the state store at {location} was migrated to {moved_to} and is kept as a "
+            "read-only backup; write to the new store"
+        )
+
+
+class MigrationError(StateError):
+    """A migration was refused or failed; the source store is unchanged and still in use."""
+
+    def __init__(self, source: str, destination: str, reason: str) -> None:
+        self.source = source
+        self.destination = destination
+        self.reason = reason
+        super().__init__(f"cannot migrate {source} to {destination}: {reason}")

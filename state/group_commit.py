@@ -16,13 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import json
 import time
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 
 from state.backend import Backend, WriteSession
+from state.errors import StoreMigratedError
+from state.gate import OperationGate
 from state.metrics import Outcome, StoreMetrics
+from state.schema import MIGRATED_KEY
 from state.transaction import GroupBuffer, Transaction
 
 MAX_GROUP = 64
@@ -39,10 +43,18 @@ class _Group:
 class GroupCommitter:
     """Serializes a process's writers and batches their commits."""
 
-    def __init__(self, backend: Backend, metrics: StoreMetrics, max_group: int = MAX_GROUP) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        metrics: StoreMetrics,
+        max_group: int = MAX_GROUP,
+        gate: OperationGate | None = None,
+    ) -> None:
+        # ``backend`` may be replaced while the gate is paused (no group is open then).
         self.backend = backend
         self.metrics = metrics
         self.max_group = max_group
+        self.gate = gate or OperationGate()
         self._slot = asyncio.Lock()  # FIFO among this process's writers
         self._queued = 0
         self._group: _Group | None = None
@@ -68,8 +80,22 @@ class GroupCommitter:
         except BaseException:
             self._slot.release()
             raise
+        try:
+            await self._refuse_if_migrated(buffer.session)
+        except BaseException:
+            await lock_cm.__aexit__(None, None, None)
+            self._slot.release()
+            raise
         self._group = _Group(buffer=buffer, lock_cm=lock_cm)
         return self._group
+
+    async def _refuse_if_migrated(self, session: WriteSession) -> None:
+        """A migrated store is a read-only backup: a writer that was waiting for its lock
+        while the migration ran learns where the store went, instead of writing here."""
+        marker = await session.read(MIGRATED_KEY)
+        if marker is not None:
+            moved_to = json.loads(marker).get("url", "another store")
+            raise StoreMigratedError(self.backend.location, moved_to)
 
     def _rescue_orphan(self) -> None:
         """A writer was handed the slot's turn but is gone (cancelled while queued).
@@ -169,14 +195,23 @@ class _TransactionContext:
         self._asked = 0.0
         self._held = 0.0
         self._token: contextvars.Token[GroupCommitter | None] | None = None
+        self._admitted: contextvars.Token[OperationGate | None] | None = None
 
     async def __aenter__(self) -> Transaction:
         if _current.get() is self._committer:
             # The outer transaction holds the slot the inner one would wait for.
             raise RuntimeError("a transaction cannot be opened inside another on the same store")
+        gate = self._committer.gate
+        self._admitted = await gate.enter()  # waits while a migration has the store paused
         self._token = _current.set(self._committer)
         self._asked = time.perf_counter()
-        self._group = await self._committer._enter()
+        try:
+            self._group = await self._committer._enter()
+        except BaseException:
+            # No __aexit__ follows a failed __aenter__: undo what it did here.
+            _current.reset(self._token)
+            gate.leave(self._admitted)
+            raise
         self._held = time.perf_counter()
         self._tx = Transaction(self._group.buffer)
         return self._tx
@@ -205,5 +240,7 @@ class _TransactionContext:
                 raise
             # This transaction was aborted anyway; the group's other writers get the error.
         finally:
+            self._committer.gate.leave(self._admitted)
             wait = self._held - self._asked
-            self._committer.metrics.record(self._op, wait, released - self._held, outcome)
+            latency = time.perf_counter() - self._asked
+            self._committer.metrics.record(self._op, wait, released - self._held, outcome, latency)

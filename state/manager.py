@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from state.backend import Backend
 from state.fold import FieldLog, field_value_before, fold, materialize
+from state.gate import OperationGate
 from state.group_commit import GroupCommitter
 from state.leases import LEASE_PREFIX, Holder, Lease, check_fence, claim_in, lease_key
 from state.metrics import StoreMetrics
@@ -61,19 +62,30 @@ class StateManager:
         self.backend = backend
         self.url = url
         self.metrics = StoreMetrics(backend.scheme)
-        self._committer = GroupCommitter(backend, self.metrics)
+        self.gate = OperationGate()
+        self._committer = GroupCommitter(backend, self.metrics, gate=self.gate)
 
     # -- raw transactions --------------------------------------------------------
 
-    def transaction(self, op: str = "transaction") -> Any:
+    def transaction(self, op: str = "transaction") -> AbstractAsyncContextManager[Transaction]:
         """``async with manager.transaction() as tx``: a measured read-modify-write view."""
         return self._committer.transaction(op)
 
     @asynccontextmanager
     async def _read(self, op: str) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        yield
-        self.metrics.record(op, 0.0, time.perf_counter() - started, "read")
+        async with self.gate.admitted():
+            started = time.perf_counter()
+            yield
+            self.metrics.record(op, 0.0, time.perf_counter() - started, "read")
+
+    def switch_backend(self, backend: Backend, url: str) -> None:
+        """Go on over another (opened) backend; only while ``gate.paused()``, by a migration."""
+        if self.gate.in_flight:
+            raise RuntimeError("switch_backend needs the gate paused with nothing in flight")
+        self.backend = backend
+        self.url = url
+        self.metrics.backend = backend.scheme
+        self._committer.backend = backend  # no group is open while nothing is in flight
 
     # -- setting up ----------------------------------------------------------------
 

@@ -4,12 +4,18 @@ Lock wait is the time from asking for the write lock (or write transaction) to
 holding it; hold time is how long it was held. Both go into HDR histograms
 (bounded memory, three significant digits) per operation kind, with counts per
 outcome, so a long run costs no more memory than a short one.
+
+Every operation is also kept, as one small tuple, in a time series bounded to
+the last ``SERIES_LIMIT`` operations (for charts, CSV rows and throughput over
+time), and handed to any listener (the threshold monitor): recording stays a
+few microseconds, most of it the two histogram updates.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +24,17 @@ from hdrh.histogram import HdrHistogram
 Outcome = Literal["commit", "retry", "abort", "error", "duplicate", "read"]
 PERCENTILES: tuple[float, ...] = (50.0, 95.0, 99.0, 99.9)
 _MAX_US = 3_600 * 1_000_000  # one hour, in microseconds
+SERIES_LIMIT = 100_000  # operations kept in the time series (about 10 MB at most)
+# Upper bounds of the cumulative buckets exported (Prometheus ``le``), in milliseconds.
+BUCKETS_MS: tuple[float, ...] = (
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000,
+)  # fmt: skip
+
+# (seconds since the metrics started, operation, lock wait s, hold s, outcome)
+Sample = tuple[float, str, float, float, str]
+# Called with (seconds since start, lock wait s, latency s, outcome) after every operation;
+# latency runs from asking for the lock to the commit being acknowledged (durable).
+Listener = Callable[[float, float, float, str], None]
 
 
 def _histogram() -> HdrHistogram:
@@ -51,6 +68,19 @@ def summarize(hist: HdrHistogram) -> dict[str, float | int]:
     return summary
 
 
+def cumulative_buckets(hist: HdrHistogram) -> list[int]:
+    """How many values are at most each bound of ``BUCKETS_MS`` (cumulative, as Prometheus)."""
+    counts = [0] * len(BUCKETS_MS)
+    if hist.get_total_count() == 0:
+        return counts
+    bounds_us = [bound * 1000 for bound in BUCKETS_MS]
+    for _, high, count in _occupied(hist):
+        for index, bound in enumerate(bounds_us):
+            if high <= bound:
+                counts[index] += count
+    return counts
+
+
 def _occupied(hist: HdrHistogram) -> list[tuple[int, int, int]]:
     """(lowest value, highest equivalent value, count) of every non-empty bucket, in order."""
     counts = hist.counts
@@ -72,17 +102,32 @@ class OpStats:
     wait: HdrHistogram = field(default_factory=_histogram)
     hold: HdrHistogram = field(default_factory=_histogram)
     outcomes: Counter[str] = field(default_factory=Counter)
+    wait_sum_s: float = 0.0
+    hold_sum_s: float = 0.0
 
     def record(self, wait_s: float, hold_s: float, outcome: Outcome) -> None:
         self.wait.record_value(max(1, int(wait_s * 1_000_000)))
         self.hold.record_value(max(1, int(hold_s * 1_000_000)))
         self.outcomes[outcome] += 1
+        self.wait_sum_s += wait_s
+        self.hold_sum_s += hold_s
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "outcomes": dict(self.outcomes),
             "lock_wait": summarize(self.wait),
             "hold": summarize(self.hold),
+        }
+
+    def buckets(self) -> dict[str, Any]:
+        """Cumulative bucket counts and sums of both histograms (for Prometheus)."""
+        return {
+            "le_ms": list(BUCKETS_MS),
+            "lock_wait": cumulative_buckets(self.wait),
+            "lock_wait_sum_s": round(self.wait_sum_s, 6),
+            "hold": cumulative_buckets(self.hold),
+            "hold_sum_s": round(self.hold_sum_s, 6),
+            "count": self.wait.get_total_count(),
         }
 
 
@@ -94,14 +139,33 @@ class StoreMetrics:
         self.started = time.monotonic()
         self.ops: dict[str, OpStats] = {}
         self.all_waits = _histogram()
+        self.series: deque[Sample] = deque(maxlen=SERIES_LIMIT)
+        self.recorded = 0
+        self.listeners: list[Listener] = []
+        # Threshold crossings and migrations, as they happened (JSON-ready dicts).
+        self.events: list[dict[str, Any]] = []
 
-    def record(self, op: str, wait_s: float, hold_s: float, outcome: Outcome) -> None:
+    def record(
+        self,
+        op: str,
+        wait_s: float,
+        hold_s: float,
+        outcome: Outcome,
+        latency_s: float | None = None,
+    ) -> None:
+        """One operation; ``latency_s`` (default wait + hold) ends when its commit is durable,
+        which for a member of a group commit is after its hold ends."""
         stats = self.ops.get(op)
         if stats is None:
             stats = self.ops[op] = OpStats()
         stats.record(wait_s, hold_s, outcome)
         if outcome != "read":
             self.all_waits.record_value(max(1, int(wait_s * 1_000_000)))
+        now = time.monotonic() - self.started
+        self.series.append((now, op, wait_s, hold_s, outcome))
+        self.recorded += 1
+        for listener in self.listeners:
+            listener(now, wait_s, wait_s + hold_s if latency_s is None else latency_s, outcome)
 
     def committed(self) -> int:
         return sum(stats.outcomes["commit"] for stats in self.ops.values())
@@ -111,6 +175,8 @@ class StoreMetrics:
         self.started = time.monotonic()
         self.ops.clear()
         self.all_waits = _histogram()
+        self.series.clear()
+        self.recorded = 0
 
     def snapshot(self) -> dict[str, Any]:
         """Everything as one JSON-serialisable dict."""
@@ -122,4 +188,20 @@ class StoreMetrics:
             "throughput_ops_s": round(self.committed() / elapsed, 1),
             "lock_wait": summarize(self.all_waits),
             "ops": {name: stats.to_dict() for name, stats in sorted(self.ops.items())},
+            "events": list(self.events),
+        }
+
+    def detail(self) -> dict[str, Any]:
+        """What a review needs beyond ``snapshot``: bucket counts and the time series.
+
+        ``series`` rows are ``[t_s, op, lock_wait_ms, hold_ms, outcome]``, oldest
+        first; ``series_dropped`` operations fell off its start.
+        """
+        return {
+            "buckets": {name: stats.buckets() for name, stats in sorted(self.ops.items())},
+            "series": [
+                [round(t, 6), op, round(wait * 1000, 4), round(hold * 1000, 4), outcome]
+                for t, op, wait, hold, outcome in self.series
+            ],
+            "series_dropped": self.recorded - len(self.series),
         }

@@ -87,3 +87,21 @@ def test_bench_in_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bench_grow_enlarges_the_state_and_measures_every_backend(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "orchestrator", "bench", "state", "--grow", "--mode", "tasks"]
+    cmd += ["--writers", "5", "--steps", "2", "--ops", "3", "--dir", str(tmp_path), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    steps = json.loads(proc.stdout)
+    assert [(s["backend"], s["characters"], s["events"]) for s in steps] == [
+        ("json", 12, 100),
+        ("json", 24, 200),
+        ("sqlite", 12, 100),
+        ("sqlite", 24, 200),
+    ]
+    for first, second in (steps[:2], steps[2:]):
+        assert second["store_bytes"] > first["store_bytes"]
+    assert {s["lock_wait"]["count"] for s in steps} == {15}
+    assert list(tmp_path.iterdir()) == []  # the stores were temporary
