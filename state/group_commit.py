@@ -157,7 +157,13 @@ class _TransactionContext:
             raise RuntimeError("a transaction cannot be opened inside another on the same store")
         self._token = _current.set(self._committer)
         self._asked = time.perf_counter()
-        self._group = await self._committer._enter()
+        try:
+            self._group = await self._committer._enter()
+        except BaseException:
+            # No __aexit__ follows a failed __aenter__: a later transaction must not
+            # find this one still marked open (a lock timeout, a store that is gone).
+            _current.reset(self._token)
+            raise
         self._held = time.perf_counter()
         self._tx = Transaction(self._group.buffer)
         return self._tx

@@ -59,7 +59,8 @@ def test_a_redis_url_names_server_database_and_namespace() -> None:
 
 def test_a_redis_url_never_shows_its_password() -> None:
     url = parse_state_url("rediss://writer:s3cret@db.example/0?namespace=tides")
-    assert url.redis is not None and url.redis.tls
+    assert url.redis is not None
+    assert url.redis.tls
     for shown in (str(url), url.full(), repr(url)):
         assert "s3cret" not in shown
     assert url.full().startswith("rediss://writer@db.example:6379/0?namespace=tides&")
