@@ -45,6 +45,7 @@ from state.backend import (
 )
 from state.backends.redis_health import durability_gap, health_checks, server_config
 from state.backends.redis_link import (
+    REPLY_TIMEOUT_S,
     SHAS,
     Retrier,
     WriteLink,
@@ -215,7 +216,7 @@ class RedisBackend(Backend):
             if describe(exc).startswith("NOSTORE"):
                 raise StoreLostError(self.location) from None
             raise
-        popped = await self._link.reply(wait + 30.0)
+        popped = await self._link.reply(wait + REPLY_TIMEOUT_S)
         return None if popped is None else str(popped[1])
 
     async def _leave(self, token: str) -> None:

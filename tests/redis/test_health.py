@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import state
 from state.backend import HealthCheck
-from tests.redis.conftest import AOF_ALWAYS, AOF_EVERYSEC, NO_PERSISTENCE, RedisServer
+from tests.redis.conftest import AOF_ALWAYS, AOF_EVERYSEC, NO_PERSISTENCE, RDB_ONLY, RedisServer
 
 Server = Callable[..., RedisServer]
 
@@ -51,7 +51,7 @@ async def test_aof_everysec_meets_normal_but_not_full(redis_server: Server) -> N
 async def test_rdb_snapshots_survive_a_restart_but_lose_recent_commits(
     redis_server: Server,
 ) -> None:
-    server = redis_server("--save", "900 1", "--appendonly", "no")
+    server = redis_server(*RDB_ONLY)
     found = await checks(server.url(durability="off"))
     assert found["redis.persistence"].ok
     assert "loses every commit since the last snapshot" in found["redis.persistence"].detail

@@ -17,7 +17,14 @@ import state
 from state import StateManager, StateOpenError, StateWriteError
 from state.errors import StoreLostError, StoreUnreachableError
 from state.redis_url import PASSWORD_ENV
-from tests.redis.conftest import AOF_ALWAYS, AOF_EVERYSEC, NO_PERSISTENCE, RedisServer, free_port
+from tests.redis.conftest import (
+    AOF_ALWAYS,
+    AOF_EVERYSEC,
+    NO_PERSISTENCE,
+    RDB_ONLY,
+    RedisServer,
+    free_port,
+)
 from tests.support import INITIAL, delta, fold_deltas, move, without_version
 
 Server = Callable[..., RedisServer]
@@ -100,8 +107,12 @@ async def restart_during_a_write(server: RedisServer, manager: StateManager, sig
 
 @pytest.mark.parametrize(
     ("settings", "sig"),
-    [(AOF_ALWAYS, signal.SIGKILL), (AOF_EVERYSEC, signal.SIGTERM)],
-    ids=["aof-always-killed", "aof-everysec-shut-down"],
+    [
+        (AOF_ALWAYS, signal.SIGKILL),
+        (AOF_EVERYSEC, signal.SIGTERM),
+        (RDB_ONLY, signal.SIGTERM),
+    ],
+    ids=["aof-always-killed", "aof-everysec-shut-down", "rdb-shut-down"],
 )
 async def test_committed_state_survives_a_restart_with_persistence(
     redis_server: Server, settings: tuple[str, ...], sig: signal.Signals
