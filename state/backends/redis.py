@@ -108,6 +108,7 @@ class RedisBackend(Backend):
         self._cache: dict[str, str | None] = {}
         self._version = -1
         self._seq = 0
+        self._created: str | None = None  # which store the cache is of
         self.durability_gap: str | None = None  # what the server lacks for ``durability``
 
     # -- opening -------------------------------------------------------------------
@@ -227,9 +228,10 @@ class RedisBackend(Backend):
 
     def _take(self, grant: str) -> None:
         """Bring the cache up to the version the grant carries."""
-        version, seq, reset, keys, values = json.loads(grant)
-        if reset:
+        version, seq, reset, keys, values, created = json.loads(grant)
+        if reset or created != self._created:
             self._cache.clear()
+            self._created = created
         # cjson encodes an empty list as {}: zip over it yields nothing either way.
         for key, value in zip(keys, values, strict=False):
             self._cache[key] = value if isinstance(value, str) else None

@@ -14,8 +14,9 @@ Keys of a store (``P`` is ``orchestrator:{namespace}:``)::
     P done:<t>  string  the version token t committed; expires (answers "did it land?")
 
 The lock is handed over inside the script that commits: the next waiter's
-grant carries the current version, the last event's seq, and every document
-changed since the version its cache is at, so the waiter starts its
+grant carries the current version, the last event's seq, the store's
+``created_at`` (a store deleted and made again is another store), and every
+document changed since the version its cache is at, so the waiter starts its
 transaction with no further round trip. A grant that would ship too much says
 "reset", and the waiter reads documents as it needs them.
 
@@ -34,7 +35,7 @@ local META, DOCS, KEYZ, CHANGED = P .. 'meta', P .. 'docs', P .. 'keys', P .. 'c
 local EVENTS, LOCK, QUEUE, SINCE = P .. 'events', P .. 'lock', P .. 'queue', P .. 'since'
 
 local function grant(token, since, lease)
-  local meta = redis.call('HMGET', META, 'version', 'seq')
+  local meta = redis.call('HMGET', META, 'version', 'seq', 'created_at')
   local version, seq = tonumber(meta[1]) or 0, tonumber(meta[2]) or 0
   local keys, values, reset = {{}}, {{}}, 0
   since = tonumber(since) or -1
@@ -55,7 +56,7 @@ local function grant(token, since, lease)
   local wake = P .. 'wake:' .. token
   redis.call('SET', LOCK, token, 'PX', lease)
   redis.call('DEL', wake)
-  redis.call('RPUSH', wake, cjson.encode({{version, seq, reset, keys, values}}))
+  redis.call('RPUSH', wake, cjson.encode({{version, seq, reset, keys, values, meta[3]}}))
   redis.call('PEXPIRE', wake, lease * 2)
 end
 

@@ -15,6 +15,7 @@ import pytest
 
 import state
 from state import StateManager, StateOpenError, StateWriteError
+from state.backends.redis import RedisBackend
 from state.errors import StoreLostError, StoreUnreachableError
 from state.redis_url import PASSWORD_ENV
 from tests.redis.conftest import (
@@ -204,3 +205,23 @@ async def test_a_killed_holder_blocks_others_only_until_its_lease_runs_out(
         assert (await manager.apply(moves(range(1, 2))[0])).applied
         async with manager.transaction() as tx:
             assert await tx.get("k") is None
+
+
+async def test_a_store_deleted_and_made_again_is_not_read_from_an_old_cache(
+    redis_server: Server,
+) -> None:
+    server = redis_server(*NO_PERSISTENCE)
+    url = server.url()
+    async with state.open_state(url) as stale, state.open_state(url) as other:
+        for n in range(3):
+            async with stale.transaction() as tx:
+                await tx.put("k", f"old-{n}")
+        assert isinstance(other.backend, RedisBackend)
+        await other.backend.drop()
+        async with state.open_state(url) as fresh:
+            for n in range(5):  # the new store passes the old one's commit count
+                async with fresh.transaction() as tx:
+                    await tx.put("j", n)
+        async with stale.transaction() as tx:
+            assert await tx.get("k") is None
+            assert await tx.get("j") == 4
