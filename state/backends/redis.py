@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -55,7 +54,7 @@ from state.backends.redis_link import (
     read_client,
     script,
 )
-from state.backends.redis_scripts import SCRIPTS
+from state.backends.redis_scripts import SCRIPTS, Grant, parse_grant
 from state.errors import (
     CorruptStateError,
     LockTimeoutError,
@@ -202,7 +201,7 @@ class RedisBackend(Backend):
             await asyncio.shield(self._leave(token))
             raise
 
-    async def _queue_and_wait(self, token: str, wait: float) -> str | None:
+    async def _queue_and_wait(self, token: str, wait: float) -> Grant | None:
         """Queue for the lock (or take it) and wait up to ``wait`` s for the grant."""
         await self._link.send(
             [
@@ -217,8 +216,8 @@ class RedisBackend(Backend):
             if describe(exc).startswith("NOSTORE"):
                 raise StoreLostError(self.location) from None
             raise
-        popped = await self._link.reply(wait + REPLY_TIMEOUT_S)
-        return None if popped is None else str(popped[1])
+        popped = await self._link.reply(wait + REPLY_TIMEOUT_S, raw=True)
+        return None if popped is None else parse_grant(popped[1])
 
     async def _leave(self, token: str) -> None:
         try:
@@ -226,17 +225,14 @@ class RedisBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - the lease frees the lock if this fails
             log.warning("state.redis.leave_failed", url=self.location, reason=describe(exc))
 
-    def _take(self, grant: str) -> None:
+    def _take(self, grant: Grant) -> None:
         """Bring the cache up to the version the grant carries."""
-        version, seq, reset, keys, values, created = json.loads(grant)
-        if reset or created != self._created:
+        if grant.reset or grant.created != self._created:
             self._cache.clear()
-            self._created = created
-        # cjson encodes an empty list as {}: zip over it yields nothing either way.
-        for key, value in zip(keys, values, strict=False):
-            self._cache[key] = value if isinstance(value, str) else None
-        self._version = int(version)
-        self._seq = int(seq)
+            self._created = grant.created
+        self._cache.update(grant.changed)
+        self._version = grant.version
+        self._seq = grant.seq
 
     def _forget(self) -> None:
         self._cache.clear()

@@ -170,14 +170,14 @@ class WriteLink:
         await self._ensure()
         await self._conn.send_packed_command(pack(commands), check_health=False)
 
-    async def reply(self, wait_s: float = math.inf) -> Any:
+    async def reply(self, wait_s: float = math.inf, raw: bool = False) -> Any:
         """The next reply; ``wait_s`` bounds the wait (only blocking commands pass one).
 
         Other replies are awaited without a timer (it costs 10-15 us a read here): a
         server that dies or restarts closes the connection, and keepalive probes find
         a host that vanished.
         """
-        return await self._conn.read_response(timeout=wait_s)
+        return await self._conn.read_response(disable_decoding=raw, timeout=wait_s)
 
     async def once(self, *command: Any) -> Any:
         """One command, one reply, no retry (the caller decides what is safe to repeat)."""

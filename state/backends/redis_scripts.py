@@ -26,6 +26,8 @@ when it fails half-way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 MAX_SHIPPED_KEYS = 128
 MAX_SHIPPED_BYTES = 256 * 1024
 
@@ -56,7 +58,15 @@ local function grant(token, since, lease)
   local wake = P .. 'wake:' .. token
   redis.call('SET', LOCK, token, 'PX', lease)
   redis.call('DEL', wake)
-  redis.call('RPUSH', wake, cjson.encode({{version, seq, reset, keys, values, meta[3]}}))
+  -- The grant: a header line, then per document its key's and value's byte lengths
+  -- (-1: deleted) and the bytes themselves. No escaping: copying is all it costs.
+  local parts = {{version, ' ', seq, ' ', reset, ' ', #keys, ' ', meta[3] or '', '\\n'}}
+  for j, k in ipairs(keys) do
+    local v = values[j]
+    parts[#parts + 1] = #k .. ' ' .. (v and #v or -1) .. '\\n' .. k
+    if v then parts[#parts + 1] = v end
+  end
+  redis.call('RPUSH', wake, table.concat(parts))
   redis.call('PEXPIRE', wake, lease * 2)
 end
 
@@ -233,6 +243,37 @@ if before >= 0 then
 end
 return {docs, events, tonumber(redis.call('HGET', META, 'seq')) or 0}
 """
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The write lock, handed to a waiter with what changed since its cache's version."""
+
+    version: int
+    seq: int
+    reset: bool
+    created: str
+    changed: dict[str, str | None]
+
+
+def parse_grant(data: bytes) -> Grant:
+    """Read the grant the Lua ``grant`` function writes (lengths are in bytes)."""
+    end = data.index(b"\n")
+    version, seq, reset, count, created = data[:end].split(b" ", 4)
+    pos = end + 1
+    changed: dict[str, str | None] = {}
+    for _ in range(int(count)):
+        end = data.index(b"\n", pos)
+        key_len, value_len = (int(n) for n in data[pos:end].split(b" "))
+        pos = end + 1 + key_len
+        key = data[end + 1 : pos].decode()
+        if value_len < 0:
+            changed[key] = None
+        else:
+            changed[key] = data[pos : pos + value_len].decode()
+            pos += value_len
+    return Grant(int(version), int(seq), reset == b"1", created.decode(), changed)
+
 
 SCRIPTS: dict[str, str] = {
     "init": INIT,
