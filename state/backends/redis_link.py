@@ -120,7 +120,14 @@ class Retrier:
                     raise StoreUnreachableError(
                         self.location, describe(exc), tries, waited
                     ) from None
-                log.warning("state.redis.retry", url=self.location, reason=describe(exc))
+                # Once per outage is enough for a person; the rest is for the debug log.
+                report = log.warning if tries == 1 else log.debug
+                report(
+                    "state.redis.retry",
+                    url=self.location,
+                    reason=describe(exc),
+                    retrying_for_s=self.budget_s,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
 
