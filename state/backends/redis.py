@@ -27,6 +27,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -182,6 +183,7 @@ class RedisBackend(Backend):
 
     async def _acquire(self, token: str) -> None:
         started = time.monotonic()
+        turn = _Turn(token, self._version)
         try:
             while True:
                 remaining = started + self.lock_timeout_s - time.monotonic()
@@ -189,7 +191,7 @@ class RedisBackend(Backend):
                     raise LockTimeoutError(self.location, time.monotonic() - started)
                 wait = min(POLL_S, remaining)
                 grant = await self._link.retrier.run(
-                    partial(self._queue_and_wait, token, wait), self._link.drop
+                    partial(self._queue_and_wait, turn, wait), self._link.drop
                 )
                 if grant is not None:
                     self._take(grant)
@@ -198,15 +200,17 @@ class RedisBackend(Backend):
             # Cancelled, timed out or failed while queued: leave the queue, and hand the
             # lock on if it was granted meanwhile. The write connection may be mid-reply.
             await self._link.drop()
-            await asyncio.shield(self._leave(token))
+            await asyncio.shield(self._leave(turn))
             raise
 
-    async def _queue_and_wait(self, token: str, wait: float) -> Grant | None:
+    async def _queue_and_wait(self, turn: _Turn, wait: float) -> Grant | None:
         """Queue for the lock (or take it) and wait up to ``wait`` s for the grant."""
+        again = int(turn.asked)
+        turn.asked = True
         await self._link.send(
             [
-                script("acquire", self.prefix, token, self._version, self.lease_ms),
-                ("BLPOP", f"{self.prefix}wake:{token}", wait),
+                script("acquire", self.prefix, turn.token, turn.since, self.lease_ms, again),
+                ("BLPOP", f"{self.prefix}wake:{turn.token}", wait),
             ]
         )
         try:
@@ -219,9 +223,9 @@ class RedisBackend(Backend):
         popped = await self._link.reply(wait + REPLY_TIMEOUT_S, raw=True)
         return None if popped is None else parse_grant(popped[1])
 
-    async def _leave(self, token: str) -> None:
+    async def _leave(self, turn: _Turn) -> None:
         try:
-            await self._client_script("leave", self.prefix, token, self.lease_ms)
+            await self._client_script("leave", self.prefix, turn.token, turn.since, self.lease_ms)
         except Exception as exc:  # noqa: BLE001 - the lease frees the lock if this fails
             log.warning("state.redis.leave_failed", url=self.location, reason=describe(exc))
 
@@ -377,6 +381,15 @@ class RedisBackend(Backend):
             deleted += await self._client.unlink(*keys)
         self._forget()
         return deleted
+
+
+@dataclass
+class _Turn:
+    """One wait for the write lock: the token, the cache's version, and whether it asked."""
+
+    token: str
+    since: int
+    asked: bool = False
 
 
 class _RedisSession(WriteSession):

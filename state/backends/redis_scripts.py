@@ -8,8 +8,8 @@ Keys of a store (``P`` is ``orchestrator:{namespace}:``)::
     P changed   zset    document key -> version that last wrote (or deleted) it
     P events    stream  the event log; entry id ``<seq>-0``, fields c (chapter), b (body)
     P lock      string  the token of the write lock's holder, with a lease (PX)
-    P queue     list    tokens waiting for the lock, first come, first served
-    P since     hash    waiting token -> the version its process's cache is at
+    P queue     list    waiting writers, first come, first served: ``<token>:<version>``,
+                        the version being the one its process's cache is at
     P wake:<t>  list    the grant for token t, once the lock is its; expires
     P done:<t>  string  the version token t committed; expires (answers "did it land?")
 
@@ -34,13 +34,18 @@ MAX_SHIPPED_BYTES = 256 * 1024
 _PRELUDE = f"""
 local P = ARGV[1]
 local META, DOCS, KEYZ, CHANGED = P .. 'meta', P .. 'docs', P .. 'keys', P .. 'changed'
-local EVENTS, LOCK, QUEUE, SINCE = P .. 'events', P .. 'lock', P .. 'queue', P .. 'since'
+local EVENTS, LOCK, QUEUE = P .. 'events', P .. 'lock', P .. 'queue'
 
-local function grant(token, since, lease)
-  local meta = redis.call('HMGET', META, 'version', 'seq', 'created_at')
-  local version, seq = tonumber(meta[1]) or 0, tonumber(meta[2]) or 0
+-- Each redis.call costs a few microseconds on the server, which every other writer
+-- waits for: the scripts make as few as they can (variadic HSET/ZADD, one HMGET of meta).
+local function chunked(command, key, args)
+  for i = 1, #args, 4000 do  -- unpack is limited by Lua's C stack
+    redis.call(command, key, unpack(args, i, math.min(i + 3999, #args)))
+  end
+end
+
+local function grant(token, since, lease, version, seq, created)
   local keys, values, reset = {{}}, {{}}, 0
-  since = tonumber(since) or -1
   if since < 0 or since > version then
     reset = 1
   elseif since < version then
@@ -55,43 +60,38 @@ local function grant(token, since, lease)
       if size > {MAX_SHIPPED_BYTES} then reset, keys, values = 1, {{}}, {{}} end
     end
   end
-  local wake = P .. 'wake:' .. token
   redis.call('SET', LOCK, token, 'PX', lease)
-  redis.call('DEL', wake)
   -- The grant: a header line, then per document its key's and value's byte lengths
   -- (-1: deleted) and the bytes themselves. No escaping: copying is all it costs.
-  local parts = {{version, ' ', seq, ' ', reset, ' ', #keys, ' ', meta[3] or '', '\\n'}}
+  local parts = {{version, ' ', seq, ' ', reset, ' ', #keys, ' ', created, '\\n'}}
   for j, k in ipairs(keys) do
     local v = values[j]
     parts[#parts + 1] = #k .. ' ' .. (v and #v or -1) .. '\\n' .. k
     if v then parts[#parts + 1] = v end
   end
+  local wake = P .. 'wake:' .. token
   redis.call('RPUSH', wake, table.concat(parts))
   redis.call('PEXPIRE', wake, lease * 2)
 end
 
-local function handoff(lease)
-  while true do
-    local nxt = redis.call('LPOP', QUEUE)
-    if not nxt then
-      redis.call('DEL', LOCK)
-      return
-    end
-    local since = redis.call('HGET', SINCE, nxt)
-    redis.call('HDEL', SINCE, nxt)
-    -- An entry without its version belongs to a waiter that gave up: skip it.
-    if since then
-      grant(nxt, since, lease)
-      return
-    end
+-- Queue entries are "<token>:<version its cache is at>".
+local function handoff(lease, version, seq, created)
+  local entry = redis.call('LPOP', QUEUE)
+  if not entry then
+    redis.call('DEL', LOCK)
+    return
   end
+  local token, since = string.match(entry, '^([^:]+):(-?%d+)$')
+  grant(token, tonumber(since), lease, version, seq, created)
 end
 
-local function check_store()
-  if redis.call('EXISTS', META) == 0 then
-    return redis.error_reply('NOSTORE no state store in this namespace')
-  end
+local function read_meta()
+  local meta = redis.call('HMGET', META, 'version', 'seq', 'created_at')
+  if not meta[1] then return nil end
+  return tonumber(meta[1]), tonumber(meta[2]), meta[3] or ''
 end
+
+local NOSTORE = 'NOSTORE no state store in this namespace'
 """
 
 # ARGV: P, schema version, create (0/1), created_at. Returns the stored schema version.
@@ -107,23 +107,27 @@ end
 return redis.call('HGET', META, 'schema')
 """
 
-# ARGV: P, token, cached version, lease ms. Grants the lock (1) or queues the token (0);
-# either way the caller then waits on its wake list. Safe to repeat.
+# ARGV: P, token, cached version, lease ms, again (1 if this token asked before).
+# Grants the lock (1) or queues the token (0); either way the caller then waits on
+# its wake list. Safe to repeat with again=1.
 ACQUIRE = (
     _PRELUDE
     + """
-local token, since, lease = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local missing = check_store()
-if missing then return missing end
+local token, since, lease, again = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1'
+local version, seq, created = read_meta()
+if not version then return redis.error_reply(NOSTORE) end
 local holder = redis.call('GET', LOCK)
+local entry = token .. ':' .. since
 if (not holder) or holder == token then
-  redis.call('LREM', QUEUE, 0, token)
-  redis.call('HDEL', SINCE, token)
-  grant(token, since, lease)
+  if again then
+    redis.call('LREM', QUEUE, 1, entry)
+    redis.call('DEL', P .. 'wake:' .. token)
+  end
+  grant(token, tonumber(since), lease, version, seq, created)
   return 1
 end
-if redis.call('HSETNX', SINCE, token, since) == 1 then
-  redis.call('RPUSH', QUEUE, token)
+if not (again and redis.call('LPOS', QUEUE, entry)) then
+  redis.call('RPUSH', QUEUE, entry)
 end
 return 0
 """
@@ -138,8 +142,8 @@ local token, lease = ARGV[2], tonumber(ARGV[3])
 if redis.call('GET', LOCK) ~= token then
   return redis.error_reply('LOSTLOCK the write lock expired or was taken over')
 end
-local missing = check_store()
-if missing then return missing end
+local version, last, created = read_meta()
+if not version then return redis.error_reply(NOSTORE) end
 local i = 5
 local nput = tonumber(ARGV[i])
 local puts = i + 1
@@ -149,32 +153,45 @@ local dels = i + 1
 i = dels + ndel
 local nev = tonumber(ARGV[i])
 local evs = i + 1
-local last = tonumber(redis.call('HGET', META, 'seq')) or 0
 for e = 0, nev - 1 do
   if tonumber(ARGV[evs + 3 * e]) ~= last + 1 + e then
     return redis.error_reply('SEQ event seq ' .. ARGV[evs + 3 * e] .. ' does not follow ' .. last)
   end
 end
-local version = redis.call('HINCRBY', META, 'version', 1)
-for p = 0, nput - 1 do
-  local k, v = ARGV[puts + 2 * p], ARGV[puts + 2 * p + 1]
-  redis.call('HSET', DOCS, k, v)
-  redis.call('ZADD', KEYZ, 0, k)
-  redis.call('ZADD', CHANGED, version, k)
+version = version + 1
+if nput > 0 then
+  local pairs_, members, changed = {}, {}, {}
+  for p = 0, nput - 1 do
+    local k = ARGV[puts + 2 * p]
+    pairs_[#pairs_ + 1] = k
+    pairs_[#pairs_ + 1] = ARGV[puts + 2 * p + 1]
+    members[#members + 1] = 0
+    members[#members + 1] = k
+    changed[#changed + 1] = version
+    changed[#changed + 1] = k
+  end
+  chunked('HSET', DOCS, pairs_)
+  chunked('ZADD', KEYZ, members)
+  chunked('ZADD', CHANGED, changed)
 end
-for d = 0, ndel - 1 do
-  local k = ARGV[dels + d]
-  redis.call('HDEL', DOCS, k)
-  redis.call('ZREM', KEYZ, k)
-  redis.call('ZADD', CHANGED, version, k)
+if ndel > 0 then
+  local keys, changed = {}, {}
+  for d = 0, ndel - 1 do
+    keys[#keys + 1] = ARGV[dels + d]
+    changed[#changed + 1] = version
+    changed[#changed + 1] = ARGV[dels + d]
+  end
+  chunked('HDEL', DOCS, keys)
+  chunked('ZREM', KEYZ, keys)
+  chunked('ZADD', CHANGED, changed)
 end
 for e = 0, nev - 1 do
   local at = evs + 3 * e
   redis.call('XADD', EVENTS, ARGV[at] .. '-0', 'c', ARGV[at + 1], 'b', ARGV[at + 2])
 end
-if nev > 0 then redis.call('HSET', META, 'seq', last + nev) end
+redis.call('HSET', META, 'version', version, 'seq', last + nev)
 redis.call('SET', P .. 'done:' .. token, version, 'PX', ARGV[4])
-handoff(lease)
+handoff(lease, version, last + nev, created)
 return version
 """
 )
@@ -183,21 +200,26 @@ return version
 RELEASE = (
     _PRELUDE
     + """
-if redis.call('GET', LOCK) == ARGV[2] then handoff(tonumber(ARGV[3])) end
+if redis.call('GET', LOCK) == ARGV[2] then
+  local version, seq, created = read_meta()
+  if version then handoff(tonumber(ARGV[3]), version, seq, created) end
+end
 return 1
 """
 )
 
-# ARGV: P, token, lease ms. A waiter gives up: out of the queue, and the lock handed
-# on if it had already been granted to it.
+# ARGV: P, token, cached version, lease ms. A waiter gives up: out of the queue, and
+# the lock handed on if it had already been granted to it.
 LEAVE = (
     _PRELUDE
     + """
 local token = ARGV[2]
-redis.call('LREM', QUEUE, 0, token)
-redis.call('HDEL', SINCE, token)
+redis.call('LREM', QUEUE, 1, token .. ':' .. ARGV[3])
 redis.call('DEL', P .. 'wake:' .. token)
-if redis.call('GET', LOCK) == token then handoff(tonumber(ARGV[3])) end
+if redis.call('GET', LOCK) == token then
+  local version, seq, created = read_meta()
+  if version then handoff(tonumber(ARGV[4]), version, seq, created) end
+end
 return 1
 """
 )
