@@ -49,9 +49,7 @@ from state.backends.redis_link import (
     SHAS,
     Retrier,
     WriteLink,
-    auth_error,
     describe,
-    is_fatal,
     read_client,
     script,
 )
@@ -152,8 +150,8 @@ class RedisBackend(Backend):
             return CorruptStateError(
                 self.location, f"a key of the store has the wrong type: {text}"
             )
-        if is_fatal(exc):
-            return auth_error(self.location, exc)
+        if "DB index is out of range" in text:
+            return StateOpenError(self.location, f"the server has no database {self.address.db}")
         return StateOpenError(self.location, text)
 
     async def close(self) -> None:

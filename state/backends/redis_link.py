@@ -84,10 +84,8 @@ def auth_error(location: str, exc: BaseException) -> StateOpenError:
 
 
 def is_fatal(exc: BaseException) -> bool:
-    """Errors no retry can cure, though redis-py files some under ConnectionError."""
-    return isinstance(exc, AuthenticationError) or (
-        isinstance(exc, ResponseError) and "DB index is out of range" in str(exc)
-    )
+    """Errors no retry can cure, though redis-py files them under ConnectionError."""
+    return isinstance(exc, AuthenticationError)
 
 
 class Retrier:

@@ -56,6 +56,13 @@ async def test_a_wrong_password_is_refused_without_retrying(redis_server: Server
     assert "right-one" not in str(caught.value)
 
 
+async def test_a_database_the_server_lacks_is_named(redis_server: Server) -> None:
+    server = redis_server(*NO_PERSISTENCE)
+    with pytest.raises(StateOpenError, match="the server has no database 99"):
+        async with state.open_state(f"redis://127.0.0.1:{server.port}/99?namespace=x"):
+            pass
+
+
 async def test_the_password_may_come_from_the_environment(
     redis_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
