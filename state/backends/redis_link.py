@@ -41,7 +41,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from state.backends.redis_scripts import SCRIPTS
-from state.errors import StateOpenError, StoreUnreachableError
+from state.errors import StateError, StateOpenError, StoreUnreachableError
 from state.redis_url import PASSWORD_ENV, RedisAddress
 
 T = TypeVar("T")
@@ -83,11 +83,6 @@ def auth_error(location: str, exc: BaseException) -> StateOpenError:
     )
 
 
-def is_fatal(exc: BaseException) -> bool:
-    """Errors no retry can cure, though redis-py files them under ConnectionError."""
-    return isinstance(exc, AuthenticationError)
-
-
 class Retrier:
     """Runs an idempotent call again after connection failures, within a time budget."""
 
@@ -110,7 +105,10 @@ class Retrier:
                 if tries > 3:
                     raise
             except RETRYABLE as exc:
-                if is_fatal(exc):
+                if isinstance(exc, StateError):
+                    raise  # ours, and already final (our errors subclass OSError)
+                if isinstance(exc, AuthenticationError):
+                    # redis-py files it under ConnectionError; no retry cures it
                     raise auth_error(self.location, exc) from None
                 await on_failure()
                 waited = time.monotonic() - started
