@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -57,9 +56,9 @@ RETRYABLE: tuple[type[BaseException], ...] = (
 CONNECT_TIMEOUT_S = 5.0
 # Probe an idle connection after 5 s, every 2 s, 3 times: a vanished host is found in ~11 s.
 KEEPALIVE: dict[int, int] = {
-    socket.TCP_KEEPIDLE: 5,
-    socket.TCP_KEEPINTVL: 2,
-    socket.TCP_KEEPCNT: 3,
+    getattr(socket, name): value
+    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, name)  # not every platform has all three
 }
 REPLY_TIMEOUT_S = 30.0  # reads outside the write path: a silent server is a lost one
 FIRST_BACKOFF_S = 0.05
@@ -173,8 +172,9 @@ class WriteLink:
         await self._ensure()
         await self._conn.send_packed_command(pack(commands), check_health=False)
 
-    async def reply(self, wait_s: float = math.inf, raw: bool = False) -> Any:
-        """The next reply; ``wait_s`` bounds the wait (only blocking commands pass one).
+    async def reply(self, wait_s: float | None = None, raw: bool = False) -> Any:
+        """The next reply; ``wait_s`` bounds the wait (only blocking commands pass one;
+        None falls back to the connection's socket timeout, which is none).
 
         Other replies are awaited without a timer (it costs 10-15 us a read here): a
         server that dies or restarts closes the connection, and keepalive probes find
