@@ -16,6 +16,7 @@ import multiprocessing as mp
 import random
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,10 @@ from typing import Any, Literal
 from hdrh.histogram import HdrHistogram
 
 from state import StateManager, open_state
+from state.backends.redis import RedisBackend
 from state.metrics import summarize
+from state.open import make_backend
+from state.url import parse_state_url
 
 Mode = Literal["tasks", "processes"]
 CHARACTER_NAMES = (
@@ -33,6 +37,7 @@ CHARACTER_NAMES = (
 EMOTIONS = ("calm", "afraid", "hopeful", "angry", "grieving", "resolute")
 PLACES = ("the harbor", "the lighthouse", "the archive", "the salt flats", "the chapel")
 COUNTER_KEY = "bench/total"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class BenchConfig:
     ops: int
     durability: str
     folder: Path | None = None
+    redis_url: str = DEFAULT_REDIS  # for backend "redis": a namespace of its own, deleted after
 
 
 @dataclass
@@ -88,6 +94,10 @@ def character_doc(name: str, rng: random.Random) -> dict[str, Any]:
 
 
 def store_url(config: BenchConfig, folder: Path) -> str:
+    if config.backend == "redis":
+        joiner = "&" if "?" in config.redis_url else "?"
+        namespace = f"bench-{uuid.uuid4().hex[:12]}"
+        return f"{config.redis_url}{joiner}namespace={namespace}&durability={config.durability}"
     suffix = "json" if config.backend == "json" else "db"
     return f"{config.backend}://{folder / f'state.{suffix}'}?durability={config.durability}"
 
@@ -221,6 +231,20 @@ async def run_bench(config: BenchConfig) -> BenchResult:
     """Run one benchmark in a fresh store (in ``config.folder`` or a temp folder)."""
     with tempfile.TemporaryDirectory(prefix="bench-state-", dir=config.folder) as tmp:
         url = store_url(config, Path(tmp))
-        if config.mode == "tasks":
-            return await run_tasks(config, url)
-        return await run_processes(config, url)
+        try:
+            if config.mode == "tasks":
+                return await run_tasks(config, url)
+            return await run_processes(config, url)
+        finally:
+            if config.backend == "redis":
+                await drop_redis_store(url)
+
+
+async def drop_redis_store(url: str) -> None:
+    """Delete the benchmark's namespace from the Redis server."""
+    backend = make_backend(parse_state_url(url))
+    assert isinstance(backend, RedisBackend)
+    try:
+        await backend.drop()
+    finally:
+        await backend.close()

@@ -15,7 +15,7 @@ from orchestrator import logs
 from orchestrator.bench_run import SCENARIOS
 from orchestrator.bench_run import format_results as format_run_results
 from orchestrator.bench_run import run_bench as run_bench_runs
-from orchestrator.bench_state import BenchConfig, BenchResult, run_bench
+from orchestrator.bench_state import DEFAULT_REDIS, BenchConfig, BenchResult, run_bench
 from orchestrator.cli_bench_grow import bench_grow_options, run_grow_command
 from orchestrator.cli_doctor import doctor
 from orchestrator.cli_metrics import metrics_group
@@ -225,7 +225,7 @@ def bench() -> None:
 @bench.command("state")
 @click.option(
     "--backend",
-    type=click.Choice(["json", "sqlite"]),
+    type=click.Choice(["json", "sqlite", "redis"]),
     default="sqlite",
     show_default=True,
     help="State backend to measure.",
@@ -260,6 +260,13 @@ def bench() -> None:
     "releasing the lock); normal/off: no fsync per commit.",
 )
 @temp_dir_option("store")
+@click.option(
+    "--redis",
+    "redis_url",
+    default=DEFAULT_REDIS,
+    show_default=True,
+    help="Redis server for --backend redis; a namespace of its own is used and deleted after.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @bench_grow_options
 @user_errors
@@ -270,6 +277,7 @@ def bench_state(
     ops: int,
     durability: str,
     folder: Path | None,
+    redis_url: str,
     as_json: bool,
     grow: bool,
     steps: int,
@@ -285,6 +293,7 @@ def bench_state(
         ops=ops,
         durability=durability,
         folder=folder,
+        redis_url=redis_url,
     )
     result = asyncio.run(run_bench(config))
     if as_json:

@@ -112,3 +112,36 @@ class MigrationError(StateError):
         self.destination = destination
         self.reason = reason
         super().__init__(f"cannot migrate {source} to {destination}: {reason}")
+
+
+class StoreUnreachableError(StateError, ConnectionError):
+    """A store on a server (Redis) could not be reached within the retry budget.
+
+    Every commit acknowledged before is kept (as far as the server's own
+    persistence keeps it); the operation that failed was not acknowledged, and
+    repeating it is safe (``apply`` is idempotent).
+    """
+
+    def __init__(self, location: str, reason: str, tries: int, waited_s: float) -> None:
+        self.location = location
+        self.reason = reason
+        self.tries = tries
+        self.waited_s = waited_s
+        super().__init__(
+            f"lost the state store at {location}: {reason} "
+            f"({tries} tries over {waited_s:.1f}s). The last operation was not "
+            "acknowledged; everything acknowledged before it is kept. Start the server "
+            "again and resume"
+        )
+
+
+class StoreLostError(StateError, RuntimeError):
+    """The store's data vanished from its server (a restart without persistence, a delete)."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        super().__init__(
+            f"the state store at {location} is gone: its keys are no longer on the server "
+            "(restarted without persistence, evicted, or deleted). Restore it from a backup; "
+            "`orchestrator doctor` shows the server's persistence setting"
+        )

@@ -208,7 +208,8 @@ class _TransactionContext:
         try:
             self._group = await self._committer._enter()
         except BaseException:
-            # No __aexit__ follows a failed __aenter__: undo what it did here.
+            # No __aexit__ follows a failed __aenter__: a later transaction must not
+            # find this one still marked open (a lock timeout, a store that is gone).
             _current.reset(self._token)
             gate.leave(self._admitted)
             raise

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from state.backend import Backend
 from state.backends.json_file import JSONFileBackend
+from state.backends.redis import RedisBackend
 from state.backends.sqlite import SQLiteBackend
 from state.manager import StateManager
 from state.url import StateURL, parse_state_url
@@ -15,6 +16,15 @@ from state.url import StateURL, parse_state_url
 
 def make_backend(url: StateURL, create: bool = True) -> Backend:
     """The backend a parsed URL names (not yet opened); ``create=False`` refuses a missing store."""
+    if url.redis is not None:
+        return RedisBackend(
+            url.redis,
+            durability=url.durability,
+            lock_timeout_s=url.lock_timeout_s,
+            lease_s=url.lease_s,
+            reconnect_s=url.reconnect_s,
+            create=create,
+        )
     options = {
         "create": create,
         "durability": url.durability,

@@ -1,9 +1,11 @@
 """State URLs: the scheme picks the backend.
 
 ``json:///abs/path/state.json``, ``json://relative/state.json``,
-``sqlite:///abs/path/state.db``, ``sqlite://relative/state.db``. Query
+``sqlite:///abs/path/state.db``, ``sqlite://relative/state.db``,
+``redis://[user:password@]host:port/db``, ``rediss://...`` (TLS). Query
 parameters: ``durability=full|group|normal|off``, ``lock_timeout=SECONDS``,
-``allow_network_fs=1``.
+``allow_network_fs=1`` (files); ``namespace=NAME``, ``lease=SECONDS``,
+``reconnect=SECONDS`` (Redis).
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from state.backend import DURABILITY_LEVELS, Durability
 from state.errors import StateURLError
+from state.redis_url import RedisAddress, parse_redis_address, redact
 
-SCHEMES: tuple[str, ...] = ("json", "sqlite")
-FUTURE_SCHEMES: dict[str, str] = {
-    "redis": "the Redis backend is not available yet; use sqlite:// on one machine",
-    "rediss": "the Redis backend is not available yet; use sqlite:// on one machine",
-}
-_OPTIONS = ("durability", "lock_timeout", "allow_network_fs")
+SCHEMES: tuple[str, ...] = ("json", "sqlite", "redis", "rediss")
+REDIS_SCHEMES: tuple[str, ...] = ("redis", "rediss")
+FUTURE_SCHEMES: dict[str, str] = {}
+_FILE_OPTIONS = ("durability", "lock_timeout", "allow_network_fs")
+_REDIS_OPTIONS = ("durability", "lock_timeout", "namespace", "lease", "reconnect")
 
 
 @dataclass(frozen=True)
@@ -34,15 +36,26 @@ class StateURL:
     durability: Durability = "full"
     lock_timeout_s: float = 60.0
     allow_network_fs: bool = False
+    redis: RedisAddress | None = None  # set for redis:// and rediss://
+    lease_s: float = 10.0  # Redis: how long a write lock outlives a holder that died
+    reconnect_s: float = 10.0  # Redis: how long to keep retrying a lost connection
 
     def __str__(self) -> str:
+        if self.redis is not None:
+            return f"{self.redis.display()}?namespace={self.redis.namespace}"
         return f"{self.scheme}://{self.path}"
 
     def full(self) -> str:
-        """The URL with its absolute path and every option: opens the same store from anywhere."""
+        """The URL with its absolute path and every option: opens the same store from anywhere.
+
+        Never the Redis password: this is what run folders record.
+        """
         options = f"durability={self.durability}&lock_timeout={self.lock_timeout_s:g}"
         if self.allow_network_fs:
             options += "&allow_network_fs=1"
+        if self.redis is not None:
+            options += f"&lease={self.lease_s:g}&reconnect={self.reconnect_s:g}"
+            return f"{self}&{options}"
         return f"{self}?{options}"
 
 
@@ -64,8 +77,10 @@ def parse_state_url(url: str, base_dir: Path | None = None) -> StateURL:
     if scheme not in SCHEMES:
         known = ", ".join(f"{s}://" for s in SCHEMES)
         raise StateURLError(
-            url, f"unknown backend {scheme!r}{_suggest(scheme, SCHEMES)}; known: {known}"
+            redact(url), f"unknown backend {scheme!r}{_suggest(scheme, SCHEMES)}; known: {known}"
         )
+    if scheme in REDIS_SCHEMES:
+        return _parse_redis(url, parts)
     raw_path = unquote(parts.netloc + parts.path)
     if not raw_path:
         raise StateURLError(url, "the URL names no file")
@@ -75,11 +90,37 @@ def parse_state_url(url: str, base_dir: Path | None = None) -> StateURL:
     return replace(StateURL(scheme=scheme, path=path), **_options(url, parts.query))
 
 
-def _options(url: str, query: str) -> dict[str, Any]:
+def _parse_redis(url: str, parts: SplitResult) -> StateURL:
+    params = _params(url, parts.query, _REDIS_OPTIONS)
+    address = parse_redis_address(url, parts, params.pop("namespace", None))
+    options = _options(redact(url), parts.query, _REDIS_OPTIONS)
+    options.pop("namespace", None)
+    for name, attr in (("lease", "lease_s"), ("reconnect", "reconnect_s")):
+        if name in params:
+            options[attr] = _seconds(redact(url), name, params[name])
+    return replace(StateURL(scheme=parts.scheme.lower(), path=Path(), redis=address), **options)
+
+
+def _params(url: str, query: str, allowed: tuple[str, ...]) -> dict[str, str]:
     params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     for name in params:
-        if name not in _OPTIONS:
-            raise StateURLError(url, f"unknown option {name!r}{_suggest(name, _OPTIONS)}")
+        if name not in allowed:
+            raise StateURLError(redact(url), f"unknown option {name!r}{_suggest(name, allowed)}")
+    return params
+
+
+def _seconds(url: str, name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise StateURLError(url, f"{name} must be a number of seconds") from None
+    if not value > 0:
+        raise StateURLError(url, f"{name} must be more than 0 seconds")
+    return value
+
+
+def _options(url: str, query: str, allowed: tuple[str, ...] = _FILE_OPTIONS) -> dict[str, Any]:
+    params = _params(url, query, allowed)
     options: dict[str, Any] = {}
     if "durability" in params:
         level = params["durability"].lower()

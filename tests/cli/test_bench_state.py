@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.parametrize("backend", ["json", "sqlite"])
+@pytest.mark.parametrize("backend", ["json", "sqlite", "redis"])
 @pytest.mark.parametrize("mode", ["tasks", "processes"])
 def test_bench_prints_figures_and_loses_nothing(tmp_path: Path, backend: str, mode: str) -> None:
     writers = 4 if mode == "processes" else 20

@@ -50,6 +50,7 @@ def sqlite_url(folder: Path) -> str:
 # -- both backends ------------------------------------------------------------------
 
 
+@pytest.mark.needs("files")
 async def test_a_truncated_store_is_refused_and_left_untouched(
     store_url: str, request: pytest.FixtureRequest
 ) -> None:
@@ -59,6 +60,7 @@ async def test_a_truncated_store_is_refused_and_left_untouched(
     await assert_refused(store_url, path)
 
 
+@pytest.mark.needs("files")
 async def test_a_folder_that_does_not_exist_is_refused(
     backend: BackendSpec, tmp_path: Path
 ) -> None:
@@ -70,6 +72,7 @@ async def test_a_folder_that_does_not_exist_is_refused(
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.needs("files")
 async def test_a_refused_open_leaves_no_file_descriptor_open(
     backend: BackendSpec, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

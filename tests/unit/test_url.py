@@ -46,6 +46,45 @@ def test_missing_scheme_shows_an_example() -> None:
         parse_state_url("/x/state.db")
 
 
-def test_redis_is_named_as_not_yet_available() -> None:
-    with pytest.raises(StateURLError, match="Redis backend is not available yet"):
-        parse_state_url("redis://127.0.0.1:6379/0")
+def test_a_redis_url_names_server_database_and_namespace() -> None:
+    url = parse_state_url("redis://writer:s3cret@db.example:6380/2?namespace=tides&lease=5")
+    assert url.redis is not None
+    assert (url.redis.host, url.redis.port, url.redis.db) == ("db.example", 6380, 2)
+    assert (url.redis.username, url.redis.password) == ("writer", "s3cret")
+    assert url.redis.namespace == "tides"
+    assert not url.redis.tls
+    assert url.lease_s == 5
+    assert url.durability == "full"
+
+
+def test_a_redis_url_never_shows_its_password() -> None:
+    url = parse_state_url("rediss://writer:s3cret@db.example/0?namespace=tides")
+    assert url.redis is not None
+    assert url.redis.tls
+    for shown in (str(url), url.full(), repr(url)):
+        assert "s3cret" not in shown
+    assert url.full().startswith("rediss://writer@db.example:6379/0?namespace=tides&")
+    assert parse_state_url(url.full()).redis == url.redis
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("redis://:pw@host/0?namespace=a b", "namespace must be"),
+        ("redis://:pw@host/zero", "database number"),
+        ("redis://:pw@host/0?allow_network_fs=1", "unknown option 'allow_network_fs'"),
+        ("redis://:pw@host/0?lease=0", "lease must be more than 0"),
+        ("redis://:pw@host:99999/0", "bad port"),
+    ],
+)
+def test_a_bad_redis_url_is_explained_without_its_password(text: str, message: str) -> None:
+    with pytest.raises(StateURLError, match=message) as caught:
+        parse_state_url(text)
+    assert "pw" not in str(caught.value)
+
+
+def test_a_redis_url_without_namespace_uses_the_default() -> None:
+    url = parse_state_url("redis://127.0.0.1:6379/0")
+    assert url.redis is not None
+    assert url.redis.namespace == "default"
+    assert url.redis.key_prefix == "orchestrator:{default}:"
