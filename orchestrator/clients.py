@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from agents.anthropic_client import AnthropicClient, AnthropicSettings
 from agents.errors import PriceTableError
 from agents.llm import LLMClient
 from agents.offline import OfflineClient
 from agents.pricing import PriceTable, load_prices
-from agents.rate_limiter import RateLimiter
-from agents.retry_policy import RetrySettings
 from orchestrator.config import AgentName, LLMSection, ProjectConfig
 from orchestrator.config_errors import ConfigError, ConfigProblem
+
+if TYPE_CHECKING:
+    from agents.anthropic_client import AnthropicSettings
 
 AGENTS: tuple[AgentName, ...] = ("planner", "writer", "editor")
 KEY_VARIABLE = "ANTHROPIC_API_KEY"
@@ -48,6 +49,11 @@ def make_client(
                 )
             ],
         )
+    # Imported here: the SDK takes about a second to import, which every other command
+    # (and every offline run) would pay for nothing.
+    from agents.anthropic_client import AnthropicClient
+    from agents.rate_limiter import RateLimiter
+
     return AnthropicClient(
         api_key=key,
         settings=anthropic_settings(llm, env),
@@ -63,6 +69,9 @@ def make_client(
 def anthropic_settings(llm: LLMSection, environ: Mapping[str, str]) -> AnthropicSettings:
     """The client settings of the ``llm`` section; the base URL may come from
     ``ANTHROPIC_BASE_URL`` when the config gives none."""
+    from agents.anthropic_client import AnthropicSettings
+    from agents.retry_policy import RetrySettings
+
     retry = llm.retry
     return AnthropicSettings(
         base_url=llm.base_url or environ.get("ANTHROPIC_BASE_URL") or None,
