@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.run_folder import RUN_FILE, RunFolder
+from orchestrator.run_folder import RUN_FILE, RunFolder, RunFolderError
 from state.atomic import TEMP_MARK
 
 MANIFEST_FILE = "MANIFEST.json"
@@ -24,11 +24,31 @@ _SKIPPED_DIRS = ("logs",)
 _SKIPPED_PREFIXES = ("state.", RUN_FILE, "run.lock", MANIFEST_FILE)
 
 
-def is_artifact(relative: Path) -> bool:
-    """Whether a file of the run folder belongs in the manifest."""
+def is_artifact(relative: Path, stores: tuple[str, ...] = ()) -> bool:
+    """Whether a file of the run folder belongs in the manifest (``stores``: the names of
+    the run's store files in its folder, with their -wal, .lock and other companions)."""
     if relative.parts[0] in _SKIPPED_DIRS or TEMP_MARK in relative.name:
         return False
-    return not (len(relative.parts) == 1 and relative.name.startswith(_SKIPPED_PREFIXES))
+    if len(relative.parts) != 1:
+        return True
+    return not relative.name.startswith(_SKIPPED_PREFIXES + stores)
+
+
+def store_names(folder: RunFolder) -> tuple[str, ...]:
+    """The file names, in the run folder, of every store the run has used (a migration
+    may have put one beside the default ``state.db``)."""
+    try:
+        meta = folder.run_meta()
+    except RunFolderError:
+        return ()
+    urls = [meta["state_url"], *(h.get("url", "") for h in meta.get("state_history", []))]
+    names = []
+    for url in urls:
+        scheme, _, rest = str(url).partition("://")
+        path = Path(rest.partition("?")[0])
+        if scheme in ("json", "sqlite") and path.parent == folder.root:
+            names.append(path.name)
+    return tuple(names)
 
 
 def file_digest(path: Path) -> tuple[int, str]:
@@ -45,7 +65,8 @@ def file_digest(path: Path) -> tuple[int, str]:
 def artifacts(folder: RunFolder) -> list[Path]:
     """The artifact files of a run folder, relative, sorted."""
     found = (p.relative_to(folder.root) for p in folder.root.rglob("*") if p.is_file())
-    return sorted(p for p in found if is_artifact(p))
+    stores = store_names(folder)
+    return sorted(p for p in found if is_artifact(p, stores))
 
 
 def write_manifest(folder: RunFolder) -> dict[str, Any]:

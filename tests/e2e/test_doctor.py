@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Run, orchestrator
+from tests.e2e.conftest import Run, RunCli, orchestrator
 
 
 def checks(proc: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
@@ -58,3 +59,19 @@ def test_a_missing_store_fails_clearly(en_run: Run) -> None:
     assert proc.returncode == 1
     assert "FAIL store.open" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_store_migrated_into_the_run_folder_is_no_artifact(
+    project: Path, run_cli: RunCli
+) -> None:
+    run = run_cli(project, "project.chapters=3", "project.target_words=150")
+    moved = orchestrator(
+        "state", "migrate", run.folder, f"sqlite://{run.folder / 'moved.db'}", cwd=run.folder.parent
+    )
+    assert moved.returncode == 0, moved.stderr
+
+    verified = orchestrator("verify", run.folder, "--json", cwd=run.folder.parent)
+
+    assert verified.returncode == 0, verified.stdout
+    assert json.loads(verified.stdout)["unlisted"] == []
+    assert orchestrator("doctor", run.folder, cwd=run.folder.parent).returncode == 0
