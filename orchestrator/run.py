@@ -48,6 +48,7 @@ from orchestrator.store_watch import StoreWatch
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
+from state.redis_url import redact
 from state.url import parse_state_url
 
 
@@ -64,13 +65,19 @@ class RunRequest:
         return self.folder.run_id
 
 
-def state_url(config: ProjectConfig, folder: RunFolder, base_dir: Path) -> str:
+def state_url(
+    config: ProjectConfig, folder: RunFolder, base_dir: Path, secret: bool = False
+) -> str:
     """The run's state store, as a full URL: the config's (relative to ``base_dir``), else
-    SQLite in the run folder."""
+    SQLite in the run folder. A Redis URL without a namespace gets the run's id as its
+    namespace, so runs on one server never share a store. Without ``secret``, no password:
+    what the run folder records."""
     url = config.state.url or f"sqlite://{folder.state_path}"
     if "durability=" not in url:
         url += ("&" if "?" in url else "?") + f"durability={config.state.durability}"
-    return parse_state_url(url, base_dir).full()
+    if url.startswith(("redis://", "rediss://")) and "namespace=" not in url:
+        url += f"&namespace={folder.run_id}"
+    return parse_state_url(url, base_dir).full(secret)
 
 
 async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
@@ -87,7 +94,9 @@ async def _run(
     request: RunRequest, observer: Observer, client: MeteredClient, url: str, started_at: datetime
 ) -> RunSummary:
     folder, config = request.folder, request.config
-    async with open_state(url) as manager:
+    # A password in the config's URL opens the store; it is never written anywhere.
+    opening = state_url(config, folder, request.config_path.parent, secret=True)
+    async with open_state(opening) as manager:
         await _claim_store(manager, request.run_id, url)
         # Only now is the folder a run: a run refused above can be retried in it.
         _write_run_file(folder, request, url, started_at)
@@ -276,6 +285,8 @@ def _spending(config: ProjectConfig, client: MeteredClient) -> SpendingLimit:
 def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at: datetime) -> None:
     config = request.config
     used = config.model_dump(mode="json", exclude_none=True)
+    if config.state.url:  # never a store's password in the run folder
+        used["state"]["url"] = redact(config.state.url)
     folder.write_text("config.yaml", yaml.safe_dump(used, allow_unicode=True, sort_keys=False))
     folder.write_json(
         RUN_FILE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, unquote
+from urllib.parse import SplitResult, quote, unquote
 
 from state.errors import StateURLError
 
@@ -38,10 +38,13 @@ class RedisAddress:
         """Every key of the store starts with this; the braces keep them in one cluster slot."""
         return f"orchestrator:{{{self.namespace}}}:"
 
-    def display(self) -> str:
-        """The URL without the password: safe to log, print and store."""
+    def display(self, secret: bool = False) -> str:
+        """The URL without the password: safe to log, print and store (``secret``: with it,
+        for opening the store in this process only)."""
         scheme = "rediss" if self.tls else "redis"
         user = f"{self.username}@" if self.username else ""
+        if secret and self.password:
+            user = f"{quote(self.username or '', safe='')}:{quote(self.password, safe='')}@"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{user}{host}:{self.port}/{self.db}"
 

@@ -45,17 +45,19 @@ class StateURL:
             return f"{self.redis.display()}?namespace={self.redis.namespace}"
         return f"{self.scheme}://{self.path}"
 
-    def full(self) -> str:
+    def full(self, secret: bool = False) -> str:
         """The URL with its absolute path and every option: opens the same store from anywhere.
 
-        Never the Redis password: this is what run folders record.
+        Never the Redis password (this is what run folders record), unless ``secret``: the
+        URL a process opens the store with, kept in memory only.
         """
         options = f"durability={self.durability}&lock_timeout={self.lock_timeout_s:g}"
         if self.allow_network_fs:
             options += "&allow_network_fs=1"
         if self.redis is not None:
             options += f"&lease={self.lease_s:g}&reconnect={self.reconnect_s:g}"
-            return f"{self}&{options}"
+            base = f"{self.redis.display(secret)}?namespace={self.redis.namespace}"
+            return f"{base}&{options}"
         return f"{self}?{options}"
 
 
