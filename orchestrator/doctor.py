@@ -206,8 +206,7 @@ def ensure_disk_space(path: Path, min_free_mb: int = MIN_FREE_MB) -> None:
 
 def _local_folder(url: str) -> Path | None:
     try:
-        parsed = parse_state_url(url)
+        path = parse_state_url(url).local_file()
     except StateError:
         return None
-    # Only file stores live on this machine's disk (a Redis store has no folder).
-    return parsed.path.parent if parsed.scheme in ("json", "sqlite") else None
+    return None if path is None else path.parent  # a Redis store has no folder here

@@ -16,6 +16,8 @@ from typing import Any
 
 from orchestrator.run_folder import RUN_FILE, RunFolder, RunFolderError
 from state.atomic import TEMP_MARK
+from state.errors import StateURLError
+from state.url import parse_state_url
 
 MANIFEST_FILE = "MANIFEST.json"
 _SKIPPED_DIRS = ("logs",)
@@ -44,9 +46,11 @@ def store_names(folder: RunFolder) -> tuple[str, ...]:
     urls = [meta["state_url"], *(h.get("url", "") for h in meta.get("state_history", []))]
     names = []
     for url in urls:
-        scheme, _, rest = str(url).partition("://")
-        path = Path(rest.partition("?")[0])
-        if scheme in ("json", "sqlite") and path.parent == folder.root:
+        try:
+            path = parse_state_url(str(url)).local_file()
+        except StateURLError:
+            continue
+        if path is not None and path.parent == folder.root:
             names.append(path.name)
     return tuple(names)
 

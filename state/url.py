@@ -45,6 +45,10 @@ class StateURL:
             return f"{self.redis.display()}?namespace={self.redis.namespace}"
         return f"{self.scheme}://{self.path}"
 
+    def local_file(self) -> Path | None:
+        """The store's file on this machine's disk (None for a store on a server)."""
+        return self.path if self.redis is None else None
+
     def full(self, secret: bool = False) -> str:
         """The URL with its absolute path and every option: opens the same store from anywhere.
 
