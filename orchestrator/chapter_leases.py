@@ -1,23 +1,27 @@
 """This process's chapter leases: taken before a chapter is written, renewed while it is.
 
-A writer claims ``chapter-<n>`` before it calls the model. A keeper task
+A writer claims ``chapter-<n>`` with the chapter's job (see
+``orchestrator.job_board``) before it calls the model. A keeper task
 renews every lease the process holds, every third of the lease time, in one
 transaction. The commit of the chapter's delta is fenced by its lease and
-releases it; a failed attempt releases it explicitly. A lease held by a live
-writer elsewhere is waited for; one left by a dead process is taken over.
+releases it, as does the record of a failed attempt. A lease held by a live
+writer elsewhere is left to it; one left by a dead process is taken over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import structlog
 
 from state import Holder, Lease, StateError, StateManager
+
+if TYPE_CHECKING:
+    from orchestrator.job_board import Claim, JobBoard
 
 log = structlog.get_logger("orchestrator.leases")
 
@@ -54,27 +58,20 @@ class ChapterLeases:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
 
-    async def claim(self, chapter: int) -> Lease:
-        """The chapter's lease, waiting while a live writer elsewhere holds it."""
-        name = chapter_lease_name(chapter)
-        waited = False
-        while True:
-            lease, other = await self.manager.claim_lease(name, self.holder, self.ttl_s)
-            if lease is not None:
-                if other is not None:
-                    self._emit(
-                        "lease_taken_over",
-                        chapter=chapter,
-                        previous=other.holder.label(),
-                        reason=other.stale_reason(),
-                    )
-                self._held[chapter] = lease
-                return lease
-            assert other is not None
-            if not waited:
-                waited = True
-                self._emit("lease_wait", chapter=chapter, holder=other.holder.label())
-            await asyncio.sleep(min(max(other.expires_at - time.time(), 0.05), self.ttl_s / 3))
+    async def take(self, board: JobBoard, chapter: int, attempt: int | None) -> Claim:
+        """The chapter's job with its lease, if the job is on the board and nobody live
+        holds the lease; else who holds it (or nothing: the job is done)."""
+        claim = await board.claim(chapter, attempt, self.holder, self.ttl_s)
+        if claim.lease is not None:
+            if claim.other is not None:
+                self._emit(
+                    "lease_taken_over",
+                    chapter=chapter,
+                    previous=claim.other.holder.label(),
+                    reason=claim.other.stale_reason(),
+                )
+            self._held[chapter] = claim.lease
+        return claim
 
     def committed(self, chapter: int) -> None:
         """The fenced commit released the lease in the store."""

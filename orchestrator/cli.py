@@ -21,6 +21,7 @@ from orchestrator.cli_doctor import doctor
 from orchestrator.cli_metrics import metrics_group
 from orchestrator.cli_publish import history, publish, rollback_cmd
 from orchestrator.cli_state import state_migrate
+from orchestrator.cli_worker import worker
 from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
 from orchestrator.display import Display, make_display
@@ -453,7 +454,7 @@ def state_rollback(run_dir: Path, to_chapter: int, as_json: bool) -> None:
     click.echo(json.dumps(result.to_dict()) if as_json else result.render())
 
 
-for command in (publish, rollback_cmd, history, doctor):
+for command in (publish, rollback_cmd, history, doctor, worker):
     cli.add_command(command)
 
 

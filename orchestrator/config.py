@@ -214,7 +214,13 @@ class LLMSection(_Section):
 class OrchestratorSection(_Section):
     """How chapters are scheduled."""
 
-    workers: int = Field(default=20, ge=1, le=100, description="chapter writers at once")
+    workers: int = Field(
+        default=20,
+        ge=0,
+        le=100,
+        description="chapter writers at once in this process; workers that join the run "
+        "(orchestrator worker) add theirs. 0: only joined workers write",
+    )
     mode: Literal["parallel", "sequential", "window"] = Field(
         default="parallel",
         description="window: chapter k starts only when chapter k - window is done",
@@ -233,6 +239,13 @@ class OrchestratorSection(_Section):
         le=86_400,
         description="how long a chapter's lease lasts without renewal (renewed every third "
         "of it while the chapter is written); a dead writer's chapter is taken over after it",
+    )
+    poll_seconds: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=60,
+        description="how often the run looks in the store for chapters joined workers "
+        "finished, and a worker for chapters to write",
     )
     html_report: bool = Field(
         default=True,

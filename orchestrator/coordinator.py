@@ -1,16 +1,22 @@
 """The coordinator: plan, write every chapter with up to ``workers`` writers, keep continuity.
 
 One coroutine owns the bookkeeping (the schedule and the continuity
-frontier); writers run as tasks, each doing one chapter attempt: write the
-chapter, make its draft durable, commit its StateDelta. When a task ends the
-coordinator advances the frontier, queues revisions, and starts more writers.
-Nothing but this coroutine touches the bookkeeping, so there are no locks.
+frontier). Every chapter attempt it starts goes on the job board in the store
+(``orchestrator.job_board``); its own writers run as tasks, each taking one
+job: write the chapter, make its draft durable, commit its StateDelta. Jobs
+its writers cannot take (more are open than it has writers, or a writer in
+another process holds one) are left to workers that joined the run
+(``orchestrator worker``), and their outcomes are read from the store every
+``poll_s``. When an attempt ends the coordinator advances the frontier,
+queues revisions, and starts more. Nothing but this coroutine touches the
+bookkeeping, so there are no locks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,15 +32,16 @@ from agents.prompts import PromptLibrary
 from agents.schemas import ChapterDraft, ChapterJob, ContinuityFinding, Outline, ProjectBrief
 from agents.writer import ChapterWriter
 from orchestrator.book import BookChapter, chapter_markdown
-from orchestrator.chapter_leases import ChapterLeases
+from orchestrator.chapter_leases import ChapterLeases, chapter_lease_name
 from orchestrator.contradictions import revision_notes, unresolved_findings
 from orchestrator.frontier import StoryFrontier
+from orchestrator.job_board import HEARTBEAT_S, JobBoard, Outcome
 from orchestrator.metered_client import MeteredClient
 from orchestrator.restore import RestoredChapter
 from orchestrator.run_folder import RunFolder
 from orchestrator.schedule import ChapterSlot, Mode, Schedule
 from orchestrator.spending import SpendingLimit
-from state import ChapterRecord, LeaseLostError, StateManager, StoryState
+from state import ChapterRecord, Lease, LeaseLostError, StateManager, StoryState
 
 log = structlog.get_logger("orchestrator.run")
 
@@ -55,11 +62,12 @@ class AgentModels:
 class Scheduling:
     """How chapters are scheduled (the ``orchestrator`` section of the config)."""
 
-    workers: int = 20
+    workers: int = 20  # this process's writers; joined workers add theirs
     mode: Mode = "parallel"
     window: int | None = None
     max_attempts: int = 3
     lease_s: float = 120.0
+    poll_s: float = 0.5  # how often outcomes of jobs written elsewhere are looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,27 @@ class Committed:
 @dataclass(frozen=True, slots=True)
 class Failed:
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """Another writer has the job (its live lease), or has finished it (None)."""
+
+    holder: Lease | None
+
+
+@dataclass
+class Flight:
+    """A chapter attempt on the board: written here (``task``), by a writer elsewhere,
+    or waiting for a writer."""
+
+    job: ChapterJob
+    task: asyncio.Task[Committed | Failed | Elsewhere] | None = None
+    elsewhere: bool = False
+
+    @property
+    def chapter(self) -> int:
+        return self.job.plan.number
 
 
 class Coordinator:
@@ -102,7 +131,10 @@ class Coordinator:
         self.editor = ContinuityEditor(client, self.prompts, brief, models.editor)
         self._observe = observer
         self.spending = spending or SpendingLimit()
+        self.board = JobBoard(manager)
         self._leases: ChapterLeases | None = None
+        self._joined = 0  # writers of the workers that joined the run
+        self._waited: set[int] = set()  # chapters already reported as written elsewhere
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tell the log and the display what happened."""
@@ -139,12 +171,13 @@ class Coordinator:
             if chapter.kept is not None:
                 frontier.committed(chapter.number, chapter.kept.delta.changes)
         self._advance(schedule, frontier)
-        running: dict[asyncio.Task[Committed | Failed], int] = {}
+        flights: dict[int, Flight] = {}
         async with ChapterLeases(self.manager, s.lease_s, self.emit) as self._leases:
             try:
-                await self._write_all(outline, schedule, frontier, running)
+                await self._write_all(outline, schedule, frontier, flights)
             finally:
-                await _cancel(running)
+                await _cancel(flights)
+        await self.board.close_run()
         return schedule
 
     async def _write_all(
@@ -152,23 +185,129 @@ class Coordinator:
         outline: Outline,
         schedule: Schedule,
         frontier: StoryFrontier,
-        running: dict[asyncio.Task[Committed | Failed], int],
+        flights: dict[int, Flight],
     ) -> None:
+        s = self.scheduling
+        next_poll = 0.0
         while not frontier.done:
-            room = self.spending.room(len(running))
-            for number in schedule.take(frontier.next, len(running), room):
-                job = self._job(outline, schedule, frontier, number)
-                running[asyncio.create_task(self._attempt(job))] = number
-            if not running:
-                if not self._stop_spending(schedule):
+            schedule.workers = s.workers + self._joined
+            room = self.spending.room(len(flights))
+            jobs = [
+                self._job(outline, schedule, frontier, number)
+                for number in schedule.take(frontier.next, len(flights), room)
+            ]
+            await self.board.publish(jobs)
+            flights.update((job.plan.number, Flight(job)) for job in jobs)
+            self._start_writers(flights)
+            if not flights:
+                if schedule.workers == 0:  # nobody to write: wait for a worker to join
+                    self._say_once(0, "waiting_for_workers", chapter=frontier.next)
+                    await asyncio.sleep(s.poll_s)
+                    next_poll = 0.0
+                elif not self._stop_spending(schedule):
                     raise RuntimeError(f"nothing to run before chapter {frontier.next} is final")
-                self._advance(schedule, frontier)
-                continue
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in sorted(done, key=running.__getitem__):
-                number = running.pop(task)
-                await self._settle(schedule.slots[number], task.result(), frontier)
+                else:
+                    self._advance(schedule, frontier)
+                    continue
+            tasks = [f.task for f in flights.values() if f.task is not None]
+            wait_s = max(0.0, next_poll - time.monotonic())
+            if tasks:
+                done, _ = await asyncio.wait(
+                    tasks, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+                )
+            else:
+                done = set()
+                await asyncio.sleep(wait_s)
+            for flight in sorted(flights.values(), key=lambda f: f.chapter):
+                if flight.task is not None and flight.task in done:
+                    await self._finished_here(schedule, frontier, flights, flight)
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + s.poll_s
+                await self._poll(schedule, frontier, flights)
             self._advance(schedule, frontier)
+
+    def _start_writers(self, flights: dict[int, Flight]) -> None:
+        """Give this process's free writers the lowest jobs nobody else is writing."""
+        busy = sum(f.task is not None for f in flights.values())
+        for number in sorted(flights):
+            flight = flights[number]
+            if busy >= self.scheduling.workers:
+                return
+            if flight.task is None and not flight.elsewhere:
+                flight.task = asyncio.create_task(self._attempt(flight.job))
+                busy += 1
+
+    async def _finished_here(
+        self,
+        schedule: Schedule,
+        frontier: StoryFrontier,
+        flights: dict[int, Flight],
+        flight: Flight,
+    ) -> None:
+        assert flight.task is not None
+        outcome = flight.task.result()
+        flight.task = None
+        if isinstance(outcome, Elsewhere):
+            flight.elsewhere = True
+            holder = outcome.holder.holder.label() if outcome.holder else None
+            self._say_once(flight.chapter, "lease_wait", chapter=flight.chapter, holder=holder)
+            return
+        del flights[flight.chapter]
+        await self._settle(schedule.slots[flight.chapter], outcome, frontier)
+
+    async def _poll(
+        self, schedule: Schedule, frontier: StoryFrontier, flights: dict[int, Flight]
+    ) -> None:
+        """Joined workers, and the outcomes of the jobs this process is not writing."""
+        self._joined = await self.board.joined_writers(max_age_s=3 * HEARTBEAT_S)
+        watched = {n: f for n, f in flights.items() if f.task is None}
+        if not watched:
+            return
+        found = await self.board.outcomes((n, f.job.attempt) for n, f in watched.items())
+        for (number, _), outcome in sorted(found.items()):
+            del flights[number]
+            del watched[number]
+            await self._settle(schedule.slots[number], await self._taken_in(outcome), frontier)
+        stranded = [n for n, f in watched.items() if f.elsewhere]
+        if not stranded:
+            return
+        leases = {lease.name: lease for lease in await self.manager.leases()}
+        for number in stranded:
+            lease = leases.get(chapter_lease_name(number))
+            if lease is None or lease.stale():
+                # Its writer died (or finished, and the outcome is read next round): the
+                # job is ours to take again; the claim takes a stale lease over.
+                flights[number].elsewhere = False
+                await self.board.republish(flights[number].job)
+
+    async def _taken_in(self, outcome: Outcome) -> Committed | Failed:
+        """An outcome a writer in another process left: its calls counted, its draft kept
+        in the run folder like one written here."""
+        self.client.add_remote_calls(outcome.calls, outcome.writer)
+        if outcome.error is not None:
+            return Failed(f"{outcome.error} ({outcome.writer})")
+        draft = outcome.draft
+        if draft is None:
+            return Failed(f"the outcome of attempt {outcome.attempt} has no draft")
+        await asyncio.to_thread(self._keep_draft, draft)
+        self.emit(
+            "chapter_written_elsewhere",
+            chapter=draft.chapter,
+            attempt=draft.attempt,
+            writer=outcome.writer,
+        )
+        return Committed(draft)
+
+    def _keep_draft(self, draft: ChapterDraft) -> None:
+        text = chapter_markdown(
+            BookChapter(draft.chapter, draft.title, draft.text), self.brief.language
+        )
+        self.folder.write_text(self.folder.draft_path(draft.chapter, draft.attempt), text)
+
+    def _say_once(self, key: int, event: str, **fields: Any) -> None:
+        if key not in self._waited:
+            self._waited.add(key)
+            self.emit(event, **fields)
 
     def _job(
         self, outline: Outline, schedule: Schedule, frontier: StoryFrontier, number: int
@@ -193,26 +332,35 @@ class Coordinator:
             notes=slot.notes,
         )
 
-    async def _attempt(self, job: ChapterJob) -> Committed | Failed:
-        """One attempt under the chapter's lease: write, make the draft durable, then
-        commit its delta (fenced by the lease, which the commit releases)."""
+    async def _attempt(self, job: ChapterJob) -> Committed | Failed | Elsewhere:
+        """One attempt under the chapter's lease, taken with its job: write, make the draft
+        durable, then commit its delta (fenced by the lease, which the commit releases)."""
         assert self._leases is not None
         number = job.plan.number
-        lease = await self._leases.claim(number)
+        claim = await self._leases.take(self.board, number, job.attempt)
+        if claim.lease is None:
+            return Elsewhere(claim.other)
+        lease = claim.lease
+        done = Outcome(number, job.attempt, self._leases.holder.label())
         try:
             draft = await self.writer.write(job)
-            text = chapter_markdown(
-                BookChapter(draft.chapter, draft.title, draft.text), self.brief.language
-            )
-            path = self.folder.draft_path(draft.chapter, draft.attempt)
-            await asyncio.to_thread(self.folder.write_text, path, text)
+            await asyncio.to_thread(self._keep_draft, draft)
             # Conflicts are the frontier's to judge (in chapter order), not apply's result.
-            await self.manager.apply(draft.delta, lease=lease)
-        except LeaseLostError as exc:
-            self._leases.committed(number)  # not ours to release any more
-            return Failed(str(exc))
+            await self.board.commit(draft, lease, done)
+        except LeaseLostError:
+            # Its lease ran out and another writer took the job over: that writer's
+            # outcome is the attempt's.
+            self._leases.committed(number)
+            return Elsewhere(None)
         except (AgentFailedError, ModelCallError) as exc:
-            await self._leases.release(number)
+            try:
+                await self.board.fail(
+                    lease, Outcome(number, job.attempt, done.writer, error=str(exc))
+                )
+            except LeaseLostError:
+                return Elsewhere(None)
+            finally:
+                self._leases.committed(number)
             return Failed(str(exc))
         except BaseException:
             # Cancelled (the run is stopping) or a write failed: give the chapter up if the
@@ -310,9 +458,10 @@ class Coordinator:
         return findings
 
 
-async def _cancel(running: dict[asyncio.Task[Committed | Failed], int]) -> None:
-    """Stop writers still in flight (only when the run is failing)."""
-    for task in running:
+async def _cancel(flights: dict[int, Flight]) -> None:
+    """Stop this process's writers still in flight (only when the run is failing)."""
+    tasks = [f.task for f in flights.values() if f.task is not None]
+    for task in tasks:
         task.cancel()
-    if running:
-        await asyncio.gather(*running, return_exceptions=True)
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)

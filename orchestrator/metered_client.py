@@ -10,8 +10,9 @@ which is what ``orchestrator bench run`` compares the wall time with.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from agents.llm import LLMClient, LLMRequest, LLMResponse, Usage
 from agents.schemas import WritingBrief
@@ -32,6 +33,7 @@ class CallRecord:
     usage: Usage
     error: str | None = None
     session: int = 0  # which process of the run made it: 0 the first, 1 its first resume...
+    writer: str | None = None  # a joined worker that made it ("pid 12 on host"); None: the run
 
 
 @dataclass
@@ -94,6 +96,29 @@ class MeteredClient:
         self.calls.append(record)
         if self.journal is not None:
             self.journal.append(call_to_json(record))
+
+    def calls_of(self, chapter: int, attempt: int) -> list[dict[str, Any]]:
+        """One chapter attempt's call records, to go with its outcome to the coordinator;
+        their start on the wall clock, which the coordinator's clock can place."""
+        wall_origin = time.time() - (time.perf_counter() - self._origin)
+        return [
+            {**call_to_json(call), "started_s": wall_origin + call.started_s}
+            for call in self.calls
+            if call.chapter == chapter and call.attempt == attempt
+        ]
+
+    def add_remote_calls(self, records: list[dict[str, Any]], writer: str) -> None:
+        """Count calls a joined worker made (``calls_of`` there) as this run's."""
+        wall_origin = time.time() - (time.perf_counter() - self._origin)
+        known = {f.name for f in fields(CallRecord)}
+        for raw in records:
+            values = {k: v for k, v in raw.items() if k in known}
+            values["usage"] = Usage(**raw["usage"])
+            values["started_s"] = float(raw["started_s"]) - wall_origin
+            record = CallRecord(**{**values, "session": self.session, "writer": writer})
+            self.calls.append(record)
+            if self.journal is not None:
+                self.journal.append(call_to_json(record))
 
     async def aclose(self) -> None:
         """Close the journal, and the inner client's connections if it holds any."""

@@ -2,7 +2,9 @@
 
 The state store is the truth. A chapter whose kept delta is committed and
 whose draft file is there with the digest the chapter record names is kept as
-it is (its model call is not paid for twice). Anything else (an attempt in
+it is (its model call is not paid for twice). A chapter a joined worker wrote
+may have no draft file yet (the run died before copying it): its draft is
+taken from the outcome the worker left in the store. Anything else (an attempt in
 flight, a draft with no commit, a draft that does not match) is redone as a
 new attempt, so no idempotency key is ever reused and nothing is applied twice.
 """
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 import structlog
 
 from agents.schemas import ChapterDraft
+from orchestrator.book import BookChapter, chapter_markdown
+from orchestrator.job_board import JobBoard
 from orchestrator.run_folder import RunFolder
 from state import ChapterRecord, StateManager
 from state.models import Event, StateDelta
@@ -31,19 +35,26 @@ class RestoredChapter:
     kept: ChapterDraft | None
 
 
-async def restore_chapters(manager: StateManager, folder: RunFolder) -> dict[int, RestoredChapter]:
+async def restore_chapters(
+    manager: StateManager, folder: RunFolder, language: str
+) -> dict[int, RestoredChapter]:
     """Chapter number -> what survives of it (only chapters something happened to)."""
     records = await manager.chapters()
     events = await manager.history()
     kept_events = {e.chapter: e for e in events if not e.superseded}
+    outcomes = {(o.chapter, o.attempt): o for o in await JobBoard(manager).all_outcomes()}
     tries = _attempts_started(folder, records)
-    for past in events:  # superseded and rewound attempts count too: keys are never reused
-        tries[past.chapter] = max(tries.get(past.chapter, 0), past.attempt)
+    # Superseded, rewound and failed attempts count too: keys are never reused.
+    for chapter, attempt in [*((e.chapter, e.attempt) for e in events), *outcomes]:
+        tries[chapter] = max(tries.get(chapter, 0), attempt)
     restored = {}
     for number in sorted(tries):
         event, record = kept_events.get(number), records.get(number)
         kept = None
         if event is not None and record is not None:
+            outcome = outcomes.get((event.chapter, event.attempt))
+            if outcome is not None and outcome.draft is not None:
+                _copy_missing_draft(folder, outcome.draft, language)
             kept = _kept_draft(folder, event, record)
         restored[number] = RestoredChapter(number, tries[number], kept)
     return restored
@@ -58,6 +69,13 @@ def _attempts_started(folder: RunFolder, records: dict[int, ChapterRecord]) -> d
             number = int(stem)
             tries[number] = max(tries.get(number, 0), int(attempt))
     return tries
+
+
+def _copy_missing_draft(folder: RunFolder, draft: ChapterDraft, language: str) -> None:
+    path = folder.draft_path(draft.chapter, draft.attempt)
+    if not path.exists():
+        chapter = BookChapter(draft.chapter, draft.title, draft.text)
+        folder.write_text(path, chapter_markdown(chapter, language))
 
 
 def _kept_draft(folder: RunFolder, event: Event, record: ChapterRecord) -> ChapterDraft | None:

@@ -101,6 +101,7 @@ async def _run(
         # Only now is the folder a run: a run refused above can be retried in it.
         _write_run_file(folder, request, url, started_at)
         coordinator = _coordinator(request, client, manager, folder, observer)
+        await coordinator.board.open_run(config_for_workers(config))
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
         outline = await _outline(coordinator, request, manager)
@@ -140,7 +141,9 @@ async def _resume(
         outline = await _outline(coordinator, request, manager)
         await manager.initialize(initial_state(request.config, outline))
         initial = await manager.snapshot(as_of_chapter=1)
-        restored = await restore_chapters(manager, folder)
+        await _wait_for_joined_writers(coordinator, request.config.orchestrator.poll_seconds)
+        await coordinator.board.open_run(config_for_workers(request.config))
+        restored = await restore_chapters(manager, folder, request.config.project.language)
         kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
         coordinator.emit("chapters_restored", kept=kept)
         schedule = await coordinator.write_book(outline, initial, restored)
@@ -263,6 +266,7 @@ def _coordinator(
             window=section.window,
             max_attempts=section.max_attempts,
             lease_s=section.lease_seconds,
+            poll_s=section.poll_seconds,
         ),
         budget=context_budget(config),
         observer=observer,
@@ -282,11 +286,30 @@ def _spending(config: ProjectConfig, client: MeteredClient) -> SpendingLimit:
     )
 
 
+async def _wait_for_joined_writers(coordinator: Coordinator, poll_s: float) -> None:
+    """A resumed run takes the jobs the run that died left on the board off it; those a
+    joined worker is still writing are waited for (their outcomes are then restored)."""
+    said = False
+    while held := await coordinator.board.withdraw_unheld():
+        if not said:
+            said = True
+            chapters = sorted(int(lease.name.rpartition("-")[2]) for lease in held)
+            writers = sorted({lease.holder.label() for lease in held})
+            coordinator.emit("waiting_for_workers", chapters=chapters, writers=writers)
+        await asyncio.sleep(poll_s)
+
+
+def config_for_workers(config: ProjectConfig) -> dict[str, Any]:
+    """The config as the run folder and joined workers see it: never a store's password."""
+    used = config.model_dump(mode="json", exclude_none=True)
+    if config.state.url:
+        used["state"]["url"] = redact(config.state.url)
+    return used
+
+
 def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at: datetime) -> None:
     config = request.config
-    used = config.model_dump(mode="json", exclude_none=True)
-    if config.state.url:  # never a store's password in the run folder
-        used["state"]["url"] = redact(config.state.url)
+    used = config_for_workers(config)
     folder.write_text("config.yaml", yaml.safe_dump(used, allow_unicode=True, sort_keys=False))
     folder.write_json(
         RUN_FILE,

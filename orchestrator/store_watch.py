@@ -77,6 +77,8 @@ class StoreWatch:
     # -- a threshold crossed -------------------------------------------------------
 
     def _crossed(self, figures: WindowFigures) -> None:
+        if self._task is not None and not self._task.done():
+            return  # the migration this crossing would ask for is under way
         scheme = self.manager.backend.scheme
         destination = self._destination() if self.thresholds.action == "migrate" else None
         event: dict[str, Any] = {

@@ -27,6 +27,14 @@ from state.errors import StateError
 from state.transaction import Transaction
 
 LEASE_PREFIX = "lease/"
+HOST_ENV = "ORCHESTRATOR_HOST"
+
+
+def host_name() -> str:
+    """This machine's name in leases: ``$ORCHESTRATOR_HOST`` if set (containers that share a
+    hostname must set it apart), else the hostname. A lease of a dead pid is taken over at
+    once only when its host is this one."""
+    return os.environ.get(HOST_ENV, "").strip() or socket.gethostname()
 
 
 def lease_key(name: str) -> str:
@@ -79,7 +87,7 @@ class Holder:
     @classmethod
     def this_process(cls) -> Holder:
         pid = os.getpid()
-        return cls(socket.gethostname(), pid, _start_ticks(pid), secrets.token_hex(8))
+        return cls(host_name(), pid, _start_ticks(pid), secrets.token_hex(8))
 
     def label(self) -> str:
         return f"pid {self.pid} on {self.host}"
@@ -115,8 +123,9 @@ class Lease:
 
     def holder_dead(self) -> bool:
         """The holder is a process on this host that no longer exists."""
-        here = socket.gethostname()
-        return self.holder.host == here and not process_alive(self.holder.pid, self.holder.started)
+        return self.holder.host == host_name() and not process_alive(
+            self.holder.pid, self.holder.started
+        )
 
     def stale(self, now: float | None = None) -> bool:
         """Left behind: expired, or its holder is provably dead."""

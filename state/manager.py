@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -118,21 +118,42 @@ class StateManager:
             raw = await self.backend.get(f"meta/{name}")
             return None if raw is None else dict(json.loads(raw))
 
+    async def document(self, key: str) -> dict[str, Any] | None:
+        """One document as committed (a lock-free read), or None."""
+        async with self._read("document"):
+            raw = await self.backend.get(key)
+            return None if raw is None else dict(json.loads(raw))
+
+    async def documents(self, prefix: str) -> dict[str, dict[str, Any]]:
+        """Every document under ``prefix`` as committed (a lock-free read), by key."""
+        async with self._read("documents"):
+            docs = await self.backend.scan(prefix)
+            return {key: dict(json.loads(raw)) for key, raw in docs.items()}
+
     # -- applying deltas -------------------------------------------------------------
 
-    async def apply(self, delta: StateDelta, lease: Lease | None = None) -> ApplyResult:
+    async def apply(
+        self,
+        delta: StateDelta,
+        lease: Lease | None = None,
+        also: Callable[[Transaction], Awaitable[None]] | None = None,
+    ) -> ApplyResult:
         """Commit a chapter's delta (and its record) atomically; a repeat is a no-op.
 
         The result lists the changes whose ``old`` differs from the state as of
         the chapter (the chapter read a stale state) and the later chapters
         whose own reads this delta now contradicts. With a ``lease``, the delta
         commits only if the lease is still held (else ``LeaseLostError``), and
-        the lease is released in the same transaction.
+        the lease is released in the same transaction. ``also`` runs last in the
+        same transaction (what else a finished chapter leaves, e.g. its job's outcome).
         """
         async with self.transaction("apply") as tx:
             if lease is not None:
                 await check_fence(tx, lease)
-            return await _apply_in(tx, delta)
+            result = await _apply_in(tx, delta)
+            if also is not None:
+                await also(tx)
+            return result
 
     async def rewind(self, to_chapter: int) -> RewindResult:
         """Forget chapters ``to_chapter`` and later, so they can be written again.
