@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ import structlog
 from state import Holder, Lease, StateError, StateManager
 
 if TYPE_CHECKING:
+    from agents.schemas import ChapterJob
     from orchestrator.job_board import Claim, JobBoard
 
 log = structlog.get_logger("orchestrator.leases")
@@ -62,16 +63,29 @@ class ChapterLeases:
         """The chapter's job with its lease, if the job is on the board and nobody live
         holds the lease; else who holds it (or nothing: the job is done)."""
         claim = await board.claim(chapter, attempt, self.holder, self.ttl_s)
-        if claim.lease is not None:
-            if claim.other is not None:
-                self._emit(
-                    "lease_taken_over",
-                    chapter=chapter,
-                    previous=claim.other.holder.label(),
-                    reason=claim.other.stale_reason(),
-                )
-            self._held[chapter] = claim.lease
+        self._took(chapter, claim)
         return claim
+
+    async def publish_and_take(
+        self, board: JobBoard, jobs: Sequence[ChapterJob], wanted: Sequence[tuple[int, int]]
+    ) -> dict[int, Claim]:
+        """Publish ``jobs`` and claim the ``wanted`` (chapter, attempt)s, in one transaction."""
+        claims = await board.publish(jobs, wanted, self.holder, self.ttl_s)
+        for chapter, claim in claims.items():
+            self._took(chapter, claim)
+        return claims
+
+    def _took(self, chapter: int, claim: Claim) -> None:
+        if claim.lease is None:
+            return
+        if claim.other is not None:
+            self._emit(
+                "lease_taken_over",
+                chapter=chapter,
+                previous=claim.other.holder.label(),
+                reason=claim.other.stale_reason(),
+            )
+        self._held[chapter] = claim.lease
 
     def committed(self, chapter: int) -> None:
         """The fenced commit released the lease in the store."""

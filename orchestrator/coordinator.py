@@ -196,9 +196,8 @@ class Coordinator:
                 self._job(outline, schedule, frontier, number)
                 for number in schedule.take(frontier.next, len(flights), room)
             ]
-            await self.board.publish(jobs)
             flights.update((job.plan.number, Flight(job)) for job in jobs)
-            self._start_writers(flights)
+            await self._start_writers(jobs, flights)
             if not flights:
                 if schedule.workers == 0:  # nobody to write: wait for a worker to join
                     self._say_once(0, "waiting_for_workers", chapter=frontier.next)
@@ -226,16 +225,30 @@ class Coordinator:
                 await self._poll(schedule, frontier, flights)
             self._advance(schedule, frontier)
 
-    def _start_writers(self, flights: dict[int, Flight]) -> None:
-        """Give this process's free writers the lowest jobs nobody else is writing."""
-        busy = sum(f.task is not None for f in flights.values())
-        for number in sorted(flights):
-            flight = flights[number]
-            if busy >= self.scheduling.workers:
-                return
-            if flight.task is None and not flight.elsewhere:
-                flight.task = asyncio.create_task(self._attempt(flight.job))
-                busy += 1
+    async def _start_writers(self, jobs: list[ChapterJob], flights: dict[int, Flight]) -> None:
+        """Publish ``jobs`` and give this process's free writers the lowest jobs nobody
+        else is writing, claimed in the same transaction."""
+        assert self._leases is not None
+        free = self.scheduling.workers - sum(f.task is not None for f in flights.values())
+        picks = [
+            flights[n]
+            for n in sorted(flights)
+            if flights[n].task is None and not flights[n].elsewhere
+        ][: max(free, 0)]
+        wanted = [(f.chapter, f.job.attempt) for f in picks]
+        claims = await self._leases.publish_and_take(self.board, jobs, wanted)
+        for flight in picks:
+            claim = claims[flight.chapter]
+            if claim.lease is None:
+                self._elsewhere(flight, claim.other)
+            else:
+                flight.task = asyncio.create_task(self._attempt(flight.job, claim.lease))
+
+    def _elsewhere(self, flight: Flight, holder: Lease | None) -> None:
+        """Another writer has the flight's job (or had it, and its outcome is coming)."""
+        flight.elsewhere = True
+        who = holder.holder.label() if holder else None
+        self._say_once(flight.chapter, "lease_wait", chapter=flight.chapter, holder=who)
 
     async def _finished_here(
         self,
@@ -248,9 +261,7 @@ class Coordinator:
         outcome = flight.task.result()
         flight.task = None
         if isinstance(outcome, Elsewhere):
-            flight.elsewhere = True
-            holder = outcome.holder.holder.label() if outcome.holder else None
-            self._say_once(flight.chapter, "lease_wait", chapter=flight.chapter, holder=holder)
+            self._elsewhere(flight, outcome.holder)
             return
         del flights[flight.chapter]
         await self._settle(schedule.slots[flight.chapter], outcome, frontier)
@@ -332,15 +343,11 @@ class Coordinator:
             notes=slot.notes,
         )
 
-    async def _attempt(self, job: ChapterJob) -> Committed | Failed | Elsewhere:
+    async def _attempt(self, job: ChapterJob, lease: Lease) -> Committed | Failed | Elsewhere:
         """One attempt under the chapter's lease, taken with its job: write, make the draft
         durable, then commit its delta (fenced by the lease, which the commit releases)."""
         assert self._leases is not None
         number = job.plan.number
-        claim = await self._leases.take(self.board, number, job.attempt)
-        if claim.lease is None:
-            return Elsewhere(claim.other)
-        lease = claim.lease
         done = Outcome(number, job.attempt, self._leases.holder.label())
         try:
             draft = await self.writer.write(job)

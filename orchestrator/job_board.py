@@ -1,15 +1,18 @@
-"""The job board: chapter attempts kept in the store, for any writer of the run to take.
+"""The job board: chapter attempts kept in the store, for any writer of the run.
 
-The coordinator publishes every chapter attempt it starts as ``jobs/<chapter>``
-(the whole ``ChapterJob``: plan, state read, summaries, revision notes). A
-writer takes a job by claiming the chapter's lease in the same transaction
-that reads the job, so a job is written by one writer at a time, whether the
-writer is a task of the coordinator or of an ``orchestrator worker`` on
-another machine. The commit of the chapter's delta is fenced by that lease,
-and in the same transaction it removes the job and leaves
-``outcomes/<chapter>-<attempt>``: who wrote it, the model calls it made, and,
-from a worker, the draft itself (the coordinator needs no shared disk). A
-failed attempt leaves an outcome with its error instead, under the same fence.
+The coordinator publishes every chapter attempt it starts as
+``jobs/<chapter>`` (its attempt number), and, when any writer may take it, the
+whole ``ChapterJob`` (plan, state read, summaries, revision notes) as
+``jobspecs/<chapter>``; a job its own writers take at once is claimed in the
+same transaction and needs no spec. A writer takes a job by claiming the
+chapter's lease in the same transaction that reads the job, so a job is
+written by one writer at a time, whether the writer is a task of the
+coordinator or of an ``orchestrator worker`` on another machine. The commit of
+the chapter's delta is fenced by that lease, and in the same transaction it
+removes the job and leaves ``outcomes/<chapter>-<attempt>``: who wrote it, the
+model calls it made, and, from a worker, the draft itself (the coordinator
+needs no shared disk). A failed attempt leaves an outcome with its error
+instead, under the same fence.
 
 Beside the jobs: ``meta/config`` is the run's config (never a secret) that a
 worker builds its writer from, ``meta/writing`` says whether the run still
@@ -30,6 +33,7 @@ from state.leases import check_fence, claim_in, lease_key
 from state.transaction import Transaction
 
 JOBS = "jobs/"
+SPECS = "jobspecs/"
 OUTCOMES = "outcomes/"
 WORKERS = "workers/"
 HEARTBEAT_S = 2.0  # how often a joined worker says it is alive; after three missed it is gone
@@ -37,6 +41,19 @@ HEARTBEAT_S = 2.0  # how often a joined worker says it is alive; after three mis
 
 def job_key(chapter: int) -> str:
     return f"{JOBS}{chapter:06d}"
+
+
+def spec_key(chapter: int) -> str:
+    return f"{SPECS}{chapter:06d}"
+
+
+async def _put_job(tx: Transaction, job: ChapterJob, open_to_all: bool) -> None:
+    """``jobs/<n>`` (small: read by every claim and commit) and, for a job any writer may
+    take, ``jobspecs/<n>``: the whole ChapterJob, which only another process needs."""
+    chapter = job.plan.number
+    await tx.put(job_key(chapter), {"attempt": job.attempt, "open": open_to_all})
+    if open_to_all:
+        await tx.put(spec_key(chapter), {"job": job.model_dump(mode="json")})
 
 
 def outcome_key(chapter: int, attempt: int) -> str:
@@ -87,7 +104,7 @@ class Claim:
     """What claiming a job gave: our lease and the job, or who holds it, or nothing."""
 
     lease: Lease | None  # ours
-    job: ChapterJob | None  # the job as published, when the lease is ours
+    job: ChapterJob | None  # the job's spec, when the lease is ours and it was asked for
     other: Lease | None = None  # the live holder (lease None), or the stale lease replaced
 
     @property
@@ -123,16 +140,28 @@ class JobBoard:
 
     # -- jobs -------------------------------------------------------------------------
 
-    async def publish(self, jobs: Sequence[ChapterJob]) -> None:
-        """Put chapter attempts on the board, in one transaction."""
-        if not jobs:
-            return
+    async def publish(
+        self,
+        jobs: Sequence[ChapterJob],
+        claims: Sequence[tuple[int, int]] = (),
+        holder: Holder | None = None,
+        ttl_s: float = 0.0,
+    ) -> dict[int, Claim]:
+        """Put chapter attempts on the board and claim ``claims`` (chapter, attempt) for
+        ``holder``, all in one transaction: the claims by chapter."""
+        if not jobs and not claims:
+            return {}
+        ours = {chapter for chapter, _ in claims}
         async with self.manager.transaction("publish") as tx:
             for job in jobs:
-                await tx.put(
-                    job_key(job.plan.number),
-                    {"attempt": job.attempt, "job": job.model_dump(mode="json")},
-                )
+                # A job claimed here at once is this process's to write: no spec for others
+                # (if this process dies, a resumed run withdraws it and starts afresh).
+                await _put_job(tx, job, open_to_all=job.plan.number not in ours)
+            taken = {}
+            for chapter, attempt in claims:
+                assert holder is not None
+                taken[chapter] = await _claim_in(tx, chapter, attempt, holder, ttl_s, False)
+            return taken
 
     async def republish(self, job: ChapterJob) -> bool:
         """Put a job back whose writer died, unless its outcome came in meanwhile."""
@@ -140,28 +169,22 @@ class JobBoard:
         async with self.manager.transaction("publish") as tx:
             if await tx.get(outcome_key(chapter, job.attempt)) is not None:
                 return False
-            await tx.put(
-                job_key(chapter), {"attempt": job.attempt, "job": job.model_dump(mode="json")}
-            )
+            await _put_job(tx, job, open_to_all=True)
             return True
 
     async def open_jobs(self) -> list[tuple[int, int]]:
-        """(chapter, attempt) of every job on the board, lowest chapter first."""
+        """(chapter, attempt) of every job any writer may take, lowest chapter first."""
         docs = await self.manager.documents(JOBS)
         return sorted(
-            (int(key.removeprefix(JOBS)), int(doc["attempt"])) for key, doc in docs.items()
+            (int(key.removeprefix(JOBS)), int(doc["attempt"]))
+            for key, doc in docs.items()
+            if doc.get("open")
         )
 
     async def claim(self, chapter: int, attempt: int | None, holder: Holder, ttl_s: float) -> Claim:
         """Take the chapter's job (``attempt``, if given) with its lease, in one transaction."""
         async with self.manager.transaction("claim") as tx:
-            doc = await tx.get(job_key(chapter))
-            if doc is None or (attempt is not None and doc["attempt"] != attempt):
-                return Claim(None, None)
-            lease, other = await claim_in(tx, chapter_lease_name(chapter), holder, ttl_s)
-            if lease is None:
-                return Claim(None, None, other)
-            return Claim(lease, ChapterJob.model_validate(doc["job"]), other)
+            return await _claim_in(tx, chapter, attempt, holder, ttl_s, True)
 
     async def commit(self, draft: ChapterDraft, lease: Lease, outcome: Outcome) -> ApplyResult:
         """Commit the chapter's delta fenced by ``lease``; the job goes, the outcome stays."""
@@ -178,6 +201,8 @@ class JobBoard:
             doc = await tx.get(job_key(outcome.chapter))
             if doc is not None and doc["attempt"] == outcome.attempt:
                 await tx.delete(job_key(outcome.chapter))
+                if doc.get("open"):
+                    await tx.delete(spec_key(outcome.chapter))
             await tx.put(outcome_key(outcome.chapter, outcome.attempt), outcome.to_doc())
 
         return finish
@@ -209,6 +234,7 @@ class JobBoard:
                     held.append(lease)
                 else:
                     await tx.delete(key)
+                    await tx.delete(spec_key(chapter))
             return held
 
     # -- joined workers ---------------------------------------------------------------
@@ -232,3 +258,28 @@ class JobBoard:
         return sum(
             int(doc["writers"]) for doc in docs.values() if now - float(doc["seen_at"]) <= max_age_s
         )
+
+
+async def _claim_in(
+    tx: Transaction,
+    chapter: int,
+    attempt: int | None,
+    holder: Holder,
+    ttl_s: float,
+    with_spec: bool,
+) -> Claim:
+    """The claim, in ``tx``; ``with_spec``: the job must be open to all, and comes with it."""
+    doc = await tx.get(job_key(chapter))
+    if doc is None or (attempt is not None and doc["attempt"] != attempt):
+        return Claim(None, None)
+    if with_spec and not doc.get("open"):
+        return Claim(None, None)  # its publisher writes it (a resumed run withdraws it)
+    lease, other = await claim_in(tx, chapter_lease_name(chapter), holder, ttl_s)
+    if lease is None:
+        return Claim(None, None, other)
+    job = None
+    if with_spec:
+        spec = await tx.get(spec_key(chapter))
+        assert spec is not None
+        job = ChapterJob.model_validate(spec["job"])
+    return Claim(lease, job, other)

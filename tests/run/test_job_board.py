@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from agents.schemas import ChapterDraft, ChapterJob, ChapterPlan
-from orchestrator.job_board import JobBoard, Outcome, job_key
+from orchestrator.job_board import JobBoard, Outcome, job_key, spec_key
 from state import Holder, LeaseLostError, StateDelta, StateManager, StoryState, open_state
 
 ME = Holder("here", 1, None, "mine")
@@ -82,7 +82,7 @@ async def test_a_writer_whose_lease_was_taken_over_commits_nothing(board: JobBoa
     await board.publish([job(4)])
     first = await board.claim(4, 1, ME, ttl_s=0.01)
     assert first.lease is not None
-    time.sleep(0.02)  # the lease runs out
+    await asyncio.sleep(0.02)  # the lease runs out
     second = await board.claim(4, 1, THEM, ttl_s=60)
     assert second.lease is not None
     assert second.other == first.lease
@@ -102,13 +102,14 @@ async def test_a_resumed_run_withdraws_only_the_jobs_nobody_holds(board: JobBoar
     await board.publish([job(5), job(6), job(7)])
     held = await board.claim(5, 1, THEM, ttl_s=60)
     await board.claim(6, 1, THEM, ttl_s=0.01)
-    time.sleep(0.02)
+    await asyncio.sleep(0.02)
     leases = await board.withdraw_unheld()
     assert [lease.name for lease in leases] == ["chapter-000005"]
     assert held.lease is not None
     assert leases[0].holder == held.lease.holder
     assert await board.open_jobs() == [(5, 1)]
     assert await manager(board).document(job_key(7)) is None
+    assert await manager(board).document(spec_key(7)) is None
 
 
 async def test_a_job_put_back_after_its_outcome_came_in_stays_off(board: JobBoard) -> None:
@@ -120,11 +121,23 @@ async def test_a_job_put_back_after_its_outcome_came_in_stays_off(board: JobBoar
     assert await board.open_jobs() == []
 
 
+async def test_a_job_claimed_by_its_publisher_is_not_open_to_others(board: JobBoard) -> None:
+    claims = await board.publish([job(9), job(10)], [(9, 1)], ME, ttl_s=60)
+    assert claims[9].lease is not None
+    assert claims[9].job is None  # its publisher has the job already
+    assert await manager(board).document(spec_key(9)) is None
+    assert await board.open_jobs() == [(10, 1)]
+    assert (await board.claim(9, 1, THEM, ttl_s=60)).gone
+    assert (await board.claim(10, 1, THEM, ttl_s=60)).job == job(10)
+    await board.commit(draft(9), claims[9].lease, Outcome(9, 1, "me"))
+    assert await manager(board).document(job_key(9)) is None
+
+
 async def test_joined_writers_count_only_recent_heartbeats(board: JobBoard) -> None:
     await board.heartbeat(ME, writers=3)
     await board.heartbeat(THEM, writers=2)
     assert await board.joined_writers(max_age_s=60) == 5
     await board.leave(THEM)
     assert await board.joined_writers(max_age_s=60) == 3
-    time.sleep(0.02)
+    await asyncio.sleep(0.02)
     assert await board.joined_writers(max_age_s=0.01) == 0
