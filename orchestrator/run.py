@@ -48,7 +48,7 @@ from orchestrator.store_watch import StoreWatch
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
-from state.redis_url import redact
+from state.redis_url import with_default_namespace
 from state.url import parse_state_url
 
 
@@ -75,9 +75,7 @@ def state_url(
     url = config.state.url or f"sqlite://{folder.state_path}"
     if "durability=" not in url:
         url += ("&" if "?" in url else "?") + f"durability={config.state.durability}"
-    if url.startswith(("redis://", "rediss://")) and "namespace=" not in url:
-        url += f"&namespace={folder.run_id}"
-    return parse_state_url(url, base_dir).full(secret)
+    return parse_state_url(with_default_namespace(url, folder.run_id), base_dir).full(secret)
 
 
 async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
@@ -285,8 +283,6 @@ def _spending(config: ProjectConfig, client: MeteredClient) -> SpendingLimit:
 def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at: datetime) -> None:
     config = request.config
     used = config.model_dump(mode="json", exclude_none=True)
-    if config.state.url:  # never a store's password in the run folder
-        used["state"]["url"] = redact(config.state.url)
     folder.write_text("config.yaml", yaml.safe_dump(used, allow_unicode=True, sort_keys=False))
     folder.write_json(
         RUN_FILE,

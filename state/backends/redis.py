@@ -64,6 +64,7 @@ from state.errors import (
     StoreLostError,
     StoreUnreachableError,
 )
+from state.failpoints import failpoint
 from state.redis_url import RedisAddress
 from state.schema import SCHEMA_VERSION
 
@@ -271,6 +272,7 @@ class RedisBackend(Backend):
             *(x for e in events for x in (e.seq, e.chapter, e.body)),
         )
         sent = False
+        failpoint("redis.before_commit")
 
         async def attempt() -> Any:
             nonlocal sent
