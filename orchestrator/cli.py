@@ -25,7 +25,7 @@ from orchestrator.cli_worker import worker
 from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
 from orchestrator.display import Display, make_display
-from orchestrator.errors import EXIT_FAILED, is_disk_full, user_errors
+from orchestrator.errors import EXIT_FAILED, resumable_stop, user_errors
 from orchestrator.manifest import verify
 from orchestrator.metered_client import MeteredClient
 from orchestrator.rewind import rewind_run
@@ -165,14 +165,11 @@ def _execute(
         click.echo(f"interrupted: resume with `orchestrator resume {folder.root}`", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
     except (OSError, StateError) as exc:
-        if not is_disk_full(exc):
+        message = resumable_stop(exc, folder.root)
+        if message is None:
             raise
         display.close()
-        click.echo(
-            f"error: the disk is full ({exc}); the run stopped and everything committed "
-            f"is kept. Free some space, then: orchestrator resume {folder.root}",
-            err=True,
-        )
+        click.echo(message, err=True)
         raise SystemExit(EXIT_FAILED) from None
     finally:
         display.close()

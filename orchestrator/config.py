@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -38,6 +39,7 @@ from orchestrator.config_errors import (
 from orchestrator.overrides import OverrideError, apply_overrides
 from state.errors import StateURLError
 from state.models import CharacterState, StoryState
+from state.redis_url import without_password
 from state.url import parse_state_url
 
 AgentName = Literal["planner", "writer", "editor"]
@@ -273,7 +275,12 @@ def _check_state_url(url: str) -> str:
     return url
 
 
-StateURLText = Annotated[str, AfterValidator(_check_state_url)]
+# A Redis password opens the store but never leaves the process: every JSON dump of the
+# config (the run folder's copy, metrics.json) has the URL without it; a resume takes it
+# from $ORCHESTRATOR_REDIS_PASSWORD.
+StateURLText = Annotated[
+    str, AfterValidator(_check_state_url), PlainSerializer(without_password, when_used="json")
+]
 
 
 class Thresholds(_Section):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
@@ -25,6 +26,7 @@ from state.errors import (
     StateURLError,
     StateWriteError,
     StoreMigratedError,
+    StoreUnreachableError,
 )
 
 EXIT_FAILED = 1
@@ -67,6 +69,25 @@ def is_disk_full(exc: BaseException) -> bool:
             return True
         seen = getattr(seen, "cause", None) or seen.__cause__ or seen.__context__
     return False
+
+
+def resumable_stop(exc: BaseException, run_dir: Path) -> str | None:
+    """The message for a run stopped by something outside it that a resume gets past
+    (a full disk, a state server gone away); None for any other failure."""
+    resume = f"orchestrator resume {run_dir}"
+    if is_disk_full(exc):
+        return (
+            f"error: the disk is full ({exc}); the run stopped and everything committed "
+            f"is kept. Free some space, then: {resume}"
+        )
+    if isinstance(exc, StoreUnreachableError):
+        server = "Redis server" if exc.location.startswith(("redis", "rediss")) else "server"
+        return (
+            f"error: lost the {server} of the state store {exc.location} ({exc.reason}; "
+            f"{exc.tries} tries over {exc.waited_s:.1f}s); the run stopped and every chapter "
+            f"committed before is kept. Start the server again, then: {resume}"
+        )
+    return None
 
 
 def user_errors(func: Callable[P, R]) -> Callable[P, R]:

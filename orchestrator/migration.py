@@ -16,6 +16,7 @@ from state.errors import MigrationError
 from state.migrate import MigrationReport, migrate
 from state.models import utcnow
 from state.open import make_backend
+from state.redis_url import with_default_namespace
 from state.url import StateURL, parse_state_url
 
 
@@ -77,9 +78,10 @@ async def migrate_run(run_dir: Path, destination: str, force: bool) -> Migration
     run.lock()
     try:
         source = parse_state_url(run.run_meta()["state_url"])
-        # A relative destination is taken from the current folder, as the user typed it.
-        target = destination_url(destination, source)
-        if (target.scheme, target.path) == (source.scheme, source.path):
+        # A relative destination is taken from the current folder, as the user typed it; a
+        # Redis one without a namespace gets the run's id, as a run's state.url does.
+        target = destination_url(with_default_namespace(destination, run.run_id), source)
+        if str(target) == str(source):
             raise MigrationError(str(source), str(target), f"the run is already on {target}")
         return await migrate_urls(source, target, force, run)
     finally:

@@ -48,7 +48,7 @@ from orchestrator.store_watch import StoreWatch
 from orchestrator.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
-from state.redis_url import redact
+from state.redis_url import with_default_namespace
 from state.url import parse_state_url
 
 
@@ -75,9 +75,7 @@ def state_url(
     url = config.state.url or f"sqlite://{folder.state_path}"
     if "durability=" not in url:
         url += ("&" if "?" in url else "?") + f"durability={config.state.durability}"
-    if url.startswith(("redis://", "rediss://")) and "namespace=" not in url:
-        url += f"&namespace={folder.run_id}"
-    return parse_state_url(url, base_dir).full(secret)
+    return parse_state_url(with_default_namespace(url, folder.run_id), base_dir).full(secret)
 
 
 async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
@@ -300,11 +298,9 @@ async def _wait_for_joined_writers(coordinator: Coordinator, poll_s: float) -> N
 
 
 def config_for_workers(config: ProjectConfig) -> dict[str, Any]:
-    """The config as the run folder and joined workers see it: never a store's password."""
-    used = config.model_dump(mode="json", exclude_none=True)
-    if config.state.url:
-        used["state"]["url"] = redact(config.state.url)
-    return used
+    """The config as the run folder and joined workers see it: never a store's password
+    (the JSON dump of a state URL has none)."""
+    return config.model_dump(mode="json", exclude_none=True)
 
 
 def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at: datetime) -> None:

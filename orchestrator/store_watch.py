@@ -28,8 +28,9 @@ from state.errors import StateError
 from state.migrate import public_url
 from state.models import utcnow
 from state.online import migrate_online
+from state.redis_url import with_default_namespace
 from state.thresholds import Limits, ThresholdMonitor, WindowFigures, recommended_backend
-from state.url import parse_state_url
+from state.url import StateURL, parse_state_url
 
 log = structlog.get_logger("orchestrator.state")
 
@@ -99,8 +100,13 @@ class StoreWatch:
                 self._migrate(destination), context=contextvars.Context()
             )
 
-    def _destination(self) -> str | None:
-        """Where ``action: migrate`` moves the store now; None when it does not (yet)."""
+    def _destination(self) -> StateURL | None:
+        """Where ``action: migrate`` moves the store now; None when it does not (yet).
+
+        JSON moves to SQLite in the run folder unless ``migrate_to`` says otherwise;
+        anything else only to ``migrate_to``. A Redis ``migrate_to`` without a namespace
+        gets the run's id, as ``state.url`` does: runs on one server never share a store.
+        """
         if self._task is not None:
             return None  # one migration per run process
         target = self.thresholds.migrate_to
@@ -108,12 +114,13 @@ class StoreWatch:
             target = f"sqlite://{self._free_sqlite_path()}"
         if target is None:
             return None
+        target = with_default_namespace(target, self.folder.run_id)
         if "durability=" not in target:
             target += ("&" if "?" in target else "?") + f"durability={self.durability}"
         parsed = parse_state_url(target, self.base_dir)
         if str(parsed) == self.manager.url:
             return None
-        return parsed.full()
+        return parsed
 
     def _free_sqlite_path(self) -> str:
         """``state.db`` in the run folder, or ``state.2.db`` ... if that is taken."""
@@ -128,18 +135,21 @@ class StoreWatch:
             return "the store was already migrated (or is migrating) in this run"
         target = self.thresholds.migrate_to
         if target is None:
-            return "no destination: set state.thresholds.migrate_to"
+            return "no destination: set state.thresholds.migrate_to (e.g. redis://host:6379/0)"
         return f"already on {public_url(target)}"
 
     # -- migrating online ----------------------------------------------------------
 
-    async def _migrate(self, destination: str) -> None:
-        source, started = self.url, time.perf_counter()
-        moving = {"from": public_url(source), "to": public_url(destination)}
+    async def _migrate(self, target: StateURL) -> None:
+        # Opened with its password (if it has one); recorded everywhere without it.
+        source, destination, started = self.url, target.full(), time.perf_counter()
+        moving = {"from": public_url(source), "to": destination}
         self._observe("state_migrating", moving)
         try:
             report = await migrate_online(
-                self.manager, destination, on_verified=lambda: self._switch(destination)
+                self.manager,
+                target.full(secret=True),
+                on_verified=lambda: self._switch(destination),
             )
         except (StateError, OSError) as exc:
             failed = {"event": "migration_failed", "at": utcnow().isoformat(), "error": str(exc)}
@@ -152,7 +162,7 @@ class StoreWatch:
             "at": utcnow().isoformat(),
             "t_s": round(time.monotonic() - self.manager.metrics.started, 3),
             "from": public_url(source),
-            "to": public_url(destination),
+            "to": destination,
             "pause_s": round(time.perf_counter() - started, 3),
             "sha256": report.digest.sha256,
             "documents": report.digest.documents,

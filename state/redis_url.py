@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, quote, unquote
+from urllib.parse import SplitResult, parse_qs, quote, unquote, urlsplit
 
 from state.errors import StateURLError
 
@@ -84,6 +84,24 @@ def parse_redis_address(url: str, parts: SplitResult, namespace: str | None) -> 
         tls=parts.scheme.lower() == "rediss",
         namespace=name,
     )
+
+
+def with_default_namespace(url: str, namespace: str) -> str:
+    """``url`` with ``namespace`` added when it is a Redis URL that names none; any other
+    URL as it is. A character a namespace cannot hold becomes ``-`` (a run's id is a
+    folder's name, which may hold anything)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("redis", "rediss") or "namespace" in parse_qs(parts.query):
+        return url
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", namespace)[:100] or DEFAULT_NAMESPACE
+    joiner = "&" if parts.query else ("" if url.endswith("?") else "?")
+    return f"{url}{joiner}namespace={name}"
+
+
+def without_password(url: str) -> str:
+    """``url`` with any password left out (a user name stays): what is written to a file
+    that is read again, where the password is to come from ``$ORCHESTRATOR_REDIS_PASSWORD``."""
+    return re.sub(r"^(\w+://)([^:/@]*):[^@/]*@", lambda m: m[1] + (f"{m[2]}@" if m[2] else ""), url)
 
 
 def redact(url: str) -> str:

@@ -47,6 +47,7 @@ from state.backends.redis_health import durability_gap, health_checks, server_co
 from state.backends.redis_link import (
     REPLY_TIMEOUT_S,
     SHAS,
+    Outage,
     Retrier,
     WriteLink,
     describe,
@@ -63,6 +64,7 @@ from state.errors import (
     StoreLostError,
     StoreUnreachableError,
 )
+from state.failpoints import failpoint
 from state.redis_url import RedisAddress
 from state.schema import SCHEMA_VERSION
 
@@ -97,9 +99,10 @@ class RedisBackend(Backend):
         self.remember_ms = int(max(60.0, 2 * reconnect_s) * 1000)
         self.prefix = address.key_prefix
         self._docs = self.prefix + "docs"
-        self._link = WriteLink(address, location, reconnect_s)
+        outage = Outage()  # one server: what one path learns of it, the other knows
+        self._link = WriteLink(address, location, reconnect_s, outage)
         self._client = read_client(address)
-        self._reads = Retrier(location, reconnect_s)
+        self._reads = Retrier(location, reconnect_s, outage)
         self._local = asyncio.Lock()
         # The documents this process has seen, exact as of commit number ``_version``
         # (-1: nothing is known). Kept only while the lock is ours, or handed to us.
@@ -177,7 +180,7 @@ class RedisBackend(Backend):
         try:
             await self._link.call(*script("release", self.prefix, token, self.lease_ms))
         except (StoreUnreachableError, ResponseError) as exc:
-            log.warning("state.redis.release_failed", url=self.location, reason=describe(exc))
+            self._cleanup_failed("state.redis.release_failed", exc)
 
     async def _acquire(self, token: str) -> None:
         started = time.monotonic()
@@ -225,7 +228,15 @@ class RedisBackend(Backend):
         try:
             await self._client_script("leave", self.prefix, turn.token, turn.since, self.lease_ms)
         except Exception as exc:  # noqa: BLE001 - the lease frees the lock if this fails
-            log.warning("state.redis.leave_failed", url=self.location, reason=describe(exc))
+            self._cleanup_failed("state.redis.leave_failed", exc)
+
+    def _cleanup_failed(self, event: str, exc: Exception) -> None:
+        """Giving the lock up failed: its lease frees it. A server that is away was already
+        reported (and the operation's own error says so), so that is not said again."""
+        if isinstance(exc, StoreUnreachableError):
+            log.debug(event, url=self.location, reason=exc.reason)
+        else:
+            log.warning(event, url=self.location, reason=describe(exc))
 
     def _take(self, grant: Grant) -> None:
         """Bring the cache up to the version the grant carries."""
@@ -261,6 +272,7 @@ class RedisBackend(Backend):
             *(x for e in events for x in (e.seq, e.chapter, e.body)),
         )
         sent = False
+        failpoint("redis.before_commit")
 
         async def attempt() -> Any:
             nonlocal sent

@@ -6,6 +6,12 @@ Retried, with backoff, for at most ``reconnect_s`` seconds in all:
   data after a restart (``BusyLoadingError``): the server may come back;
 - ``NOSCRIPT``: a restarted server forgot our scripts; they are loaded again.
 
+Once one operation has spent the whole budget, the server is taken for gone
+(an ``Outage``, shared by every retrier of a store): until a call succeeds
+again, the next operations try twice and fail at once. A run that lost its
+server then stops after one budget, not after one budget per operation it
+still had to do (giving up its write lock, its chapter leases ...).
+
 Never retried: a wrong password or user (``AuthenticationError``), a database
 number the server does not have, and every other error reply. A commit whose
 reply was lost is not simply sent again: the caller first asks the server
@@ -82,12 +88,24 @@ def auth_error(location: str, exc: BaseException) -> StateOpenError:
     )
 
 
+class Outage:
+    """Whether a store's server was given up on, and whether a person was told it is away."""
+
+    def __init__(self) -> None:
+        self.declared = False  # an operation spent the whole budget: try twice, then fail
+        self.reported = False  # a person was told (a warning in the log)
+
+    def over(self) -> None:
+        self.declared = self.reported = False
+
+
 class Retrier:
     """Runs an idempotent call again after connection failures, within a time budget."""
 
-    def __init__(self, location: str, budget_s: float) -> None:
+    def __init__(self, location: str, budget_s: float, outage: Outage | None = None) -> None:
         self.location = location
         self.budget_s = budget_s
+        self.outage = outage or Outage()
 
     async def run(
         self, call: Callable[[], Awaitable[T]], on_failure: Callable[[], Awaitable[None]]
@@ -95,14 +113,16 @@ class Retrier:
         started = time.monotonic()
         delay = FIRST_BACKOFF_S
         tries = 0
+        outage = self.outage
         while True:
             tries += 1
             try:
-                return await call()
+                result = await call()
             except NoScriptError:
                 await on_failure()  # the next call loads the scripts again
                 if tries > 3:
                     raise
+                continue
             except RETRYABLE as exc:
                 if isinstance(exc, StateError):
                     raise  # ours, and already final (our errors subclass OSError)
@@ -111,12 +131,19 @@ class Retrier:
                     raise auth_error(self.location, exc) from None
                 await on_failure()
                 waited = time.monotonic() - started
-                if waited + delay > self.budget_s:
+                # Declared away: one more try only, on a new connection (a pooled one may
+                # be stale from before the server restarted).
+                if (outage.declared and tries > 1) or waited + delay > self.budget_s:
+                    outage.declared = True
                     raise StoreUnreachableError(
                         self.location, describe(exc), tries, waited
                     ) from None
-                # Once per outage is enough for a person; the rest is for the debug log.
-                report = log.warning if tries == 1 else log.debug
+                # Once per outage is enough for a person; the rest is for the debug log. A
+                # first failure alone is not an outage: a pooled connection may be stale
+                # from before a restart, and the next try, on a new one, works.
+                report = log.debug
+                if tries > 1 and not outage.reported:
+                    report, outage.reported = log.warning, True
                 report(
                     "state.redis.retry",
                     url=self.location,
@@ -125,6 +152,11 @@ class Retrier:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
+            else:
+                if outage.declared or outage.reported:
+                    outage.over()
+                    log.info("state.redis.back", url=self.location, after_tries=tries)
+                return result
 
 
 def _connection_class(address: RedisAddress) -> type[Connection]:
@@ -134,7 +166,9 @@ def _connection_class(address: RedisAddress) -> type[Connection]:
 class WriteLink:
     """The write path's own connection: scripts by SHA, replies read one by one."""
 
-    def __init__(self, address: RedisAddress, location: str, budget_s: float) -> None:
+    def __init__(
+        self, address: RedisAddress, location: str, budget_s: float, outage: Outage
+    ) -> None:
         self._conn = _connection_class(address)(
             **address.connection_kwargs(),  # type: ignore[arg-type]
             socket_timeout=None,  # reads pass their own timeout; sends need none
@@ -145,7 +179,7 @@ class WriteLink:
             client_name="orchestrator-state",
             retry=Retry(NoBackoff(), 0),
         )
-        self.retrier = Retrier(location, budget_s)
+        self.retrier = Retrier(location, budget_s, outage)
         self._loaded = False
 
     async def drop(self) -> None:

@@ -103,6 +103,28 @@ async def test_a_server_stopped_mid_run_is_a_clear_error_after_bounded_retries(
     assert "pw-123" not in message
 
 
+async def test_once_the_server_was_given_up_on_the_next_operations_fail_fast(
+    redis_server: Server,
+) -> None:
+    """A run that lost its server stops after one retry budget, not one per operation."""
+    server = redis_server(*AOF_ALWAYS)
+    async with state.open_state(server.url(reconnect="0.5")) as manager:
+        await manager.initialize(INITIAL)
+        server.stop(signal.SIGKILL)
+        with pytest.raises(StoreUnreachableError) as first:
+            await manager.apply(moves(range(1, 2))[0])
+        with pytest.raises(StoreUnreachableError) as second:
+            await manager.history()
+        assert first.value.tries > 2
+        assert second.value.tries == 2  # one more try, on a new connection, and no more
+        await asyncio.to_thread(server.start)
+        assert (await manager.apply(moves(range(1, 2))[0])).applied
+        server.stop(signal.SIGKILL)
+        with pytest.raises(StoreUnreachableError) as after_recovery:
+            await manager.history()
+        assert after_recovery.value.tries > 2  # a new outage gets the whole budget again
+
+
 async def restart_during_a_write(server: RedisServer, manager: StateManager, sig: signal.Signals):
     """Stop the server, start a write, bring the server back; the write's result."""
     server.stop(sig)

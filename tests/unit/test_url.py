@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from state.errors import StateURLError
+from state.redis_url import with_default_namespace, without_password
 from state.url import parse_state_url
 
 
@@ -88,3 +89,30 @@ def test_a_redis_url_without_namespace_uses_the_default() -> None:
     assert url.redis is not None
     assert url.redis.namespace == "default"
     assert url.redis.key_prefix == "orchestrator:{default}:"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("redis://h:1/0", "redis://h:1/0?namespace=my-run-"),
+        ("redis://h:1/0?lease=2", "redis://h:1/0?lease=2&namespace=my-run-"),
+        ("redis://h:1/0?namespace=given", "redis://h:1/0?namespace=given"),
+        ("sqlite:///runs/x/state.db", "sqlite:///runs/x/state.db"),
+    ],
+)
+def test_a_run_gives_a_redis_url_without_namespace_its_own(text: str, expected: str) -> None:
+    assert with_default_namespace(text, "my run!") == expected
+    parse_state_url(expected)  # a run's id that is no valid namespace is made one
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("redis://:pw@h:1/0?namespace=a", "redis://h:1/0?namespace=a"),
+        ("rediss://writer:pw@h/0", "rediss://writer@h/0"),
+        ("redis://h/0", "redis://h/0"),
+        ("sqlite:///a:pw@b/state.db", "sqlite:///a:pw@b/state.db"),
+    ],
+)
+def test_a_url_written_to_a_file_leaves_the_password_out(text: str, expected: str) -> None:
+    assert without_password(text) == expected
