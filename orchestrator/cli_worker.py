@@ -10,9 +10,10 @@ from typing import Any
 import click
 import structlog
 
-from orchestrator.errors import user_errors
+from orchestrator.errors import EXIT_FAILED, user_errors
 from orchestrator.run_folder import RUN_FILE, RunFolder, RunFolderError
 from orchestrator.worker import WorkerSettings, work
+from state.errors import StoreUnreachableError
 from state.url import parse_state_url
 
 log = structlog.get_logger("orchestrator.worker")
@@ -71,6 +72,14 @@ def worker(
     except KeyboardInterrupt:
         click.echo("interrupted: chapters this worker was writing go to other writers", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except StoreUnreachableError as exc:
+        click.echo(
+            f"error: lost the state store {exc.location} ({exc.reason}; {exc.tries} tries over "
+            f"{exc.waited_s:.1f}s); every chapter this worker committed is kept, the ones it "
+            "was writing go to other writers. Start the worker again once the store is back",
+            err=True,
+        )
+        raise SystemExit(EXIT_FAILED) from None
 
 
 def _run_and_store(run: str, url: str | None) -> tuple[str, str]:
