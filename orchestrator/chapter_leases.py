@@ -36,10 +36,12 @@ def chapter_lease_name(chapter: int) -> str:
 class ChapterLeases:
     """The chapter leases of one process, and the task that keeps them alive."""
 
-    def __init__(self, manager: StateManager, ttl_s: float, emit: Emit) -> None:
+    def __init__(
+        self, manager: StateManager, ttl_s: float, emit: Emit, holder: Holder | None = None
+    ) -> None:
         self.manager = manager
         self.ttl_s = ttl_s
-        self.holder = Holder.this_process()
+        self.holder = holder or Holder.this_process()
         self._emit = emit
         self._held: dict[int, Lease] = {}
         self._keeper: asyncio.Task[None] | None = None

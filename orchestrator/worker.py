@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -38,7 +39,9 @@ from orchestrator.config import (
 from orchestrator.job_board import HEARTBEAT_S, Claim, JobBoard, Outcome
 from orchestrator.metered_client import MeteredClient
 from orchestrator.run_folder import RunFolderError
-from state import LeaseLostError, StateError, StateManager, open_state
+from state import Holder, LeaseLostError, StateError, StateManager, open_state
+from state.errors import StoreMigratedError
+from state.url import parse_state_url
 
 log = structlog.get_logger("orchestrator.worker")
 
@@ -66,16 +69,31 @@ class WorkerReport:
 
 
 async def work(settings: WorkerSettings, emit: Emit) -> WorkerReport:
-    """Write the run's chapters until it stops taking them."""
-    async with open_state(settings.url, create=False) as manager:
+    """Write the run's chapters until it stops taking them; follow the run's store when
+    the run migrates it (to Redis, say) while the worker works."""
+    url, holder, report = settings.url, Holder.this_process(), WorkerReport()
+    while True:
+        try:
+            return await _work_on(url, settings, holder, report, emit)
+        except StoreMigratedError as exc:
+            # Same holder: the leases the migration copied are still this worker's.
+            emit("store_moved", to=exc.moved_to)
+            url = parse_state_url(exc.moved_to, Path.cwd()).full(secret=True)
+
+
+async def _work_on(
+    url: str, settings: WorkerSettings, holder: Holder, report: WorkerReport, emit: Emit
+) -> WorkerReport:
+    async with open_state(url, create=False) as manager:
         await _check_run(manager, settings)
         board = JobBoard(manager)
         config = await _run_config(board, settings, emit)
         if config is None:
-            return WorkerReport()
+            return report
         client = MeteredClient(make_client(config, "the run's config (meta/config)"))
         try:
-            return await _Worker(manager, board, config, client, settings, emit).run()
+            worker = _Worker(manager, board, config, client, settings, emit)
+            return await worker.run(holder, report)
         finally:
             await client.aclose()
 
@@ -137,8 +155,9 @@ class _Worker:
         )
         self.report = WorkerReport()
 
-    async def run(self) -> WorkerReport:
-        async with ChapterLeases(self.manager, self.lease_s, self.emit) as leases:
+    async def run(self, holder: Holder, report: WorkerReport) -> WorkerReport:
+        self.report = report
+        async with ChapterLeases(self.manager, self.lease_s, self.emit, holder) as leases:
             self.emit("worker_joined", writer=leases.holder.label(), writers=self.settings.writers)
             beat = asyncio.create_task(self._heartbeat(leases))
             tasks: dict[int, asyncio.Task[None]] = {}
@@ -180,7 +199,11 @@ class _Worker:
         jobs = await self.board.open_jobs()
         if not jobs:
             return []
-        held = {lease.name for lease in await self.manager.leases() if not lease.stale()}
+        held = {
+            lease.name
+            for lease in await self.manager.leases()
+            if not lease.stale() and lease.holder.token != leases.holder.token
+        }
         claims: list[Claim] = []
         for chapter, attempt in jobs:
             if len(tasks) + len(claims) >= self.settings.writers:

@@ -206,3 +206,41 @@ def test_a_worker_for_another_run_is_refused_in_one_line(tmp_path: Path) -> None
     late = orchestrator("worker", tmp_path / "mine", "--json", cwd=tmp_path)
     assert late.returncode == 0, late.stderr
     assert [e["event"] for e in json_lines(late.stdout)] == ["worker_done"]
+
+
+def test_workers_follow_the_run_when_it_migrates_its_store_to_redis(tmp_path: Path) -> None:
+    run_id = f"wk-{uuid.uuid4().hex[:10]}"
+    config = write_project(tmp_path)
+    args = ["run", str(config), "--run-dir", run_id, "--json"]
+    low = (  # every window of two writes crosses: the run migrates after its first commits
+        "state.thresholds.lock_wait_p99_ms=0.001",
+        "state.thresholds.window_s=0.02",
+        "state.thresholds.window_count=1",
+        "state.thresholds.min_ops=2",
+        "state.thresholds.action=migrate",
+        "state.thresholds.migrate_to=redis://127.0.0.1:6379/0",
+    )
+    for override in (*RUN[:-2], "orchestrator.lease_seconds=30", "llm.latency_ms=200", *low):
+        args += ["--set", override]
+    try:
+        coordinator = start(args, tmp_path)
+        folder = tmp_path / run_id
+        while not (folder / "run.json").exists():
+            assert coordinator.poll() is None, coordinator.communicate()
+        worker = start(["worker", str(folder), "--writers", "3", "--json"], tmp_path)
+        code, out, err = finish(coordinator)
+        assert code == 0, err
+        code, worked, err = finish(worker)
+        assert code == 0, err
+    finally:
+        drop_namespaces([run_id])
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["state_url"].startswith("redis://127.0.0.1:6379/0")
+    events = json_lines(worked)
+    moved = [e for e in events if e["event"] == "store_moved"]
+    assert len(moved) == 1
+    assert moved[0]["to"].startswith("redis://")
+    written = [e["chapter"] for e in events if e["event"] == "chapter_committed"]
+    assert sorted(written) == list(range(1, CHAPTERS + 1))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["written"] == CHAPTERS
