@@ -11,6 +11,12 @@ the kernel (``wait4``'s rusage), not from sampling. The scenarios:
 - ``serial``: 300 chapters, ``mode: sequential``, ``latency_ms: 0``: the
   web-novel case, for wall time, memory, and the size of the last prompt
   against the context budget.
+- ``workers``: ``parallel`` written by two ``orchestrator worker`` processes
+  of 10 writers each, the coordinator writing nothing itself: what handing
+  chapters to other processes through the store costs against the ideal.
+- ``serial-workers``: 40 chapters, ``mode: sequential``, ``latency_ms: 500``,
+  one worker of one writer: the hand-over of every chapter through the store
+  (the poll) on the critical path.
 """
 
 from __future__ import annotations
@@ -37,7 +43,21 @@ SCENARIOS: dict[str, list[str]] = {
         "llm.latency_ms=500",
     ],
     "serial": ["project.chapters=300", "orchestrator.mode=sequential", "llm.latency_ms=0"],
+    "workers": [
+        "project.chapters=100",
+        "orchestrator.workers=0",
+        "orchestrator.mode=parallel",
+        "llm.latency_ms=500",
+    ],
+    "serial-workers": [
+        "project.chapters=40",
+        "orchestrator.workers=0",
+        "orchestrator.mode=sequential",
+        "llm.latency_ms=500",
+    ],
 }
+# Scenarios written by joined workers: (worker processes, writers each).
+JOINED: dict[str, tuple[int, int]] = {"workers": (2, 10), "serial-workers": (1, 1)}
 
 
 class BenchRunError(RuntimeError):
@@ -98,8 +118,11 @@ class ScenarioResult:
         }
 
 
-def run_once(config: Path, overrides: list[str], workdir: Path) -> RunFigures:
-    """One ``orchestrator run`` in a child process, measured."""
+def run_once(
+    config: Path, overrides: list[str], workdir: Path, joined: tuple[int, int] = (0, 0)
+) -> RunFigures:
+    """One ``orchestrator run`` in a child process, measured (with ``joined`` workers:
+    that many ``orchestrator worker`` processes of so many writers, once the run is up)."""
     run_dir = workdir / f"run-{time.monotonic_ns()}"
     command = [sys.executable, "-m", "orchestrator", "run", str(config), "--quiet"]
     command += ["--run-dir", str(run_dir)]
@@ -107,13 +130,32 @@ def run_once(config: Path, overrides: list[str], workdir: Path) -> RunFigures:
         command += ["--set", override]
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    workers = _join(run_dir, child, *joined)
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    for worker in workers:
+        worker.wait(timeout=60)
     if child.returncode not in (0, 1):
         raise BenchRunError(f"orchestrator run exited {child.returncode}: {stderr.strip()}")
     return _figures(run_dir, elapsed, usage.ru_maxrss / 1024)
+
+
+def _join(
+    run_dir: Path, run: subprocess.Popen[bytes], processes: int, writers: int
+) -> list[subprocess.Popen[bytes]]:
+    """Start ``processes`` workers of ``writers`` each on the run, once its store is up."""
+    if processes == 0:
+        return []
+    while not (run_dir / "run.json").exists() and run.poll() is None:
+        time.sleep(0.01)
+    command = [sys.executable, "-m", "orchestrator", "worker", str(run_dir)]
+    command += ["--writers", str(writers)]
+    return [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(processes)
+    ]
 
 
 def _figures(run_dir: Path, elapsed: float, peak_mb: float) -> RunFigures:
@@ -143,7 +185,8 @@ def run_bench(
     with tempfile.TemporaryDirectory(prefix="bench-run-", dir=folder) as tmp:
         for _ in range(repeat):
             for result in results:
-                result.runs.append(run_once(config, result.overrides, Path(tmp)))
+                joined = JOINED.get(result.name, (0, 0))
+                result.runs.append(run_once(config, result.overrides, Path(tmp), joined))
     return results
 
 

@@ -335,7 +335,9 @@ def format_bench(result: BenchResult) -> str:
     type=click.Choice(list(SCENARIOS)),
     multiple=True,
     help="Which scenario (repeatable; default: all). example: the file as is; parallel: "
-    "100 chapters, 20 workers, 500 ms a call; serial: 300 chapters, sequential.",
+    "100 chapters, 20 workers, 500 ms a call; serial: 300 chapters, sequential; workers: "
+    "parallel written by 2 worker processes of 10 writers; serial-workers: 40 chapters, "
+    "sequential, 500 ms a call, 1 worker of 1 writer.",
 )
 @click.option(
     "--repeat", type=click.IntRange(1, 20), default=3, show_default=True, help="Runs per scenario."

@@ -243,8 +243,8 @@ class OrchestratorSection(_Section):
         "of it while the chapter is written); a dead writer's chapter is taken over after it",
     )
     poll_seconds: float = Field(
-        default=0.5,
-        ge=0.05,
+        default=0.1,
+        ge=0.01,
         le=60,
         description="how often the run looks in the store for chapters joined workers "
         "finished, and a worker for chapters to write",

@@ -67,7 +67,7 @@ class Scheduling:
     window: int | None = None
     max_attempts: int = 3
     lease_s: float = 120.0
-    poll_s: float = 0.5  # how often outcomes of jobs written elsewhere are looked for
+    poll_s: float = 0.1  # how often outcomes of jobs written elsewhere are looked for
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,12 @@ class MeteredClient:
         for raw in records:
             values = {k: v for k, v in raw.items() if k in known}
             values["usage"] = Usage(**raw["usage"])
-            values["started_s"] = float(raw["started_s"]) - wall_origin
+            started = values["started_s"] = float(raw["started_s"]) - wall_origin
+            # Its depth on this run's chain: 1 + the deepest call finished when it started.
+            values["depth"] = 1 + max(
+                (c.depth for c in self.calls if c.started_s + c.latency_s <= started), default=0
+            )
+            self.critical_path = max(self.critical_path, values["depth"])
             record = CallRecord(**{**values, "session": self.session, "writer": writer})
             self.calls.append(record)
             if self.journal is not None:

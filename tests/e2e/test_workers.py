@@ -228,7 +228,7 @@ def test_workers_follow_the_run_when_it_migrates_its_store_to_redis(tmp_path: Pa
         while not (folder / "run.json").exists():
             assert coordinator.poll() is None, coordinator.communicate()
         worker = start(["worker", str(folder), "--writers", "3", "--json"], tmp_path)
-        code, out, err = finish(coordinator)
+        code, _, err = finish(coordinator)
         assert code == 0, err
         code, worked, err = finish(worker)
         assert code == 0, err
