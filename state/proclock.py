@@ -147,7 +147,7 @@ class ProcessLock:
         The handler raises only while ``_waiting_inline`` is set, so once it is
         cleared nothing can interrupt the clean-up; if it fired just after the
         lock was granted, the lock is ours all the same (``LOCK_NB`` on our own
-        descriptor says so).
+        descriptor says so). The caller disarms the timer.
         """
         self._waiting_inline = True
         try:
@@ -155,16 +155,17 @@ class ProcessLock:
             fcntl.flock(self.gate_fd, fcntl.LOCK_EX)
             fcntl.flock(self.fd, fcntl.LOCK_EX)
             self._waiting_inline = False
+            held = True
         except _WaitExpired:
             self._waiting_inline = False
+            held = _try_flock(self.fd)
         except BaseException:
             self._waiting_inline = False
             fcntl.flock(self.gate_fd, fcntl.LOCK_UN)
             fcntl.flock(self.fd, fcntl.LOCK_UN)  # in case the interruption came just after
             raise
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        fcntl.flock(self.gate_fd, fcntl.LOCK_UN)
-        return _try_flock(self.fd)
+        fcntl.flock(self.gate_fd, fcntl.LOCK_UN)  # first: the next waiter queues on the lock
+        return held
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if self._waiting_inline:
