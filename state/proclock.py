@@ -4,24 +4,24 @@ Why not the ``filelock`` package: its blocking acquire polls ``LOCK_NB`` every
 ``poll_interval`` (50 ms by default). Under contention the wait is then made
 of those sleeps, and a polling waiter loses to whoever happens to ask right
 after a release: the unfair, long tail the store must not have. Here the fast
-path tries ``LOCK_NB`` inline; when the lock is held, a blocking ``flock`` in a
-thread of this lock's own sleeps in the kernel and wakes on the release, so the
-event loop stays free and the wait is real contention, not a sleep schedule.
+path tries without waiting; when the lock is held, a blocking call (in a
+thread of this lock's own, or on the loop's thread, below) sleeps in the
+kernel and wakes on the release, so the wait is real contention, not a sleep
+schedule.
 
 Fairness: a plain flock lets the process that just released the lock take it
 again at once (its next ``LOCK_NB`` try beats the woken waiter, which still
-has to be scheduled), so a few processes run while others starve. A second
-lock file, the turnstile, queues the waiters: a process holds the turnstile
-while it waits for the main lock and lets go of it once it has the main lock.
-A releaser coming back must queue on the turnstile behind the next waiter, so
-the order is close to first come, first served.
+has to be scheduled), so a few processes run while others starve. Waiters
+therefore queue first, in ``state.lock_queue``: a ticket gives each its place,
+and a waiter asks for the lock only once the one ahead of it has let go. The
+lock itself (``flock``) is what excludes; the queue only orders.
 
 Waiting on the loop's thread: when the waiting task is the only task of its
 event loop (a process with one writer), nobody needs the loop during the wait,
 and the hop through a worker thread is pure cost: about 80 us of CPU for the
 thread, the futures and the wake-up of the loop, and that on two cores shared
 by twenty writers is CPU the lock holder does not get. Such a wait blocks in
-``flock`` on the loop's thread instead, woken by the kernel directly. The lock
+the kernel on the loop's thread instead, woken by the kernel directly. The lock
 timeout is then kept by ``SIGALRM`` (an interval timer and a handler in place
 only for the wait), so this is done only on the main thread and only when
 nobody else uses ``SIGALRM``; otherwise the wait goes to the thread.
@@ -45,6 +45,7 @@ from pathlib import Path
 from types import FrameType
 
 from state.errors import LockTimeoutError, StateOpenError
+from state.lock_queue import TicketQueue
 from state.loop_company import alone_on_loop
 
 
@@ -59,7 +60,7 @@ class ProcessLock:
         self.path = path
         self.timeout_s = timeout_s
         self._fd: int | None = None
-        self._gate_fd: int | None = None
+        self._queue = TicketQueue(path.with_name(path.name + ".tickets"))
         self._executor: ThreadPoolExecutor | None = None
         self._abandoned: asyncio.Future[None] | None = None
         self._giving_up = False
@@ -68,16 +69,16 @@ class ProcessLock:
     def open(self) -> None:
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            gate = self.path.with_name(self.path.name + ".queue")
-            self._gate_fd = os.open(gate, os.O_RDWR | os.O_CREAT, 0o644)
+            self._queue.open()
         except OSError as exc:
+            self.close()
             raise StateOpenError(str(self.path), exc.strerror or str(exc)) from exc
 
     def close(self) -> None:
-        for fd in (self._fd, self._gate_fd):
-            if fd is not None:
-                os.close(fd)
-        self._fd = self._gate_fd = None
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+        self._queue.close()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
@@ -88,28 +89,38 @@ class ProcessLock:
             raise RuntimeError(f"lock {self.path} is not open")
         return self._fd
 
-    @property
-    def gate_fd(self) -> int:
-        if self._gate_fd is None:
-            raise RuntimeError(f"lock {self.path} is not open")
-        return self._gate_fd
-
     def try_acquire(self) -> bool:
-        """Take both locks without waiting, or neither."""
-        if not _try_flock(self.gate_fd):
+        """Take the lock if nobody holds it or waits for it; never wait."""
+        if self._advance(blocking=False):
+            return True
+        self._queue.leave()
+        return False
+
+    def _advance(self, blocking: bool) -> bool:
+        """Go as far as possible towards holding the lock: a place in the queue, our
+        turn, the lock. True once held; False where a step would wait (``blocking`` off).
+
+        Each step is skipped if done before, so a wait in a thread or on the loop
+        goes on from wherever a try without waiting stopped.
+        """
+        queue = self._queue
+        if queue.ticket is None and not queue.take(blocking):
             return False
-        got = _try_flock(self.fd)
-        fcntl.flock(self.gate_fd, fcntl.LOCK_UN)
-        return got
+        if not queue.wait_turn(blocking):
+            return False
+        if blocking:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            return True
+        return _try_flock(self.fd)
 
     async def acquire(self) -> None:
-        """Take the lock, waiting in a thread if another process holds it."""
+        """Take the lock in turn, waiting on the loop's thread or in a thread of our own."""
         started = time.monotonic()
         if self._abandoned is not None:
             # A wait we gave up on still runs; let it finish and let go first.
             await self._wait_for(asyncio.shield(self._abandoned), started)
             self._abandoned = None
-        if self.try_acquire():
+        if self._advance(blocking=False):
             return
         if alone_on_loop() and _may_use_alarm():
             self._acquire_inline(started)
@@ -152,33 +163,33 @@ class ProcessLock:
         self._waiting_inline = True
         try:
             signal.setitimer(signal.ITIMER_REAL, remaining)
-            fcntl.flock(self.gate_fd, fcntl.LOCK_EX)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self._advance(blocking=True)
             self._waiting_inline = False
-            held = True
+            return True
         except _WaitExpired:
             self._waiting_inline = False
-            held = _try_flock(self.fd)
+            if self._queue.passed and _try_flock(self.fd):
+                return True
+            self._queue.abandon()
+            return False
         except BaseException:
             self._waiting_inline = False
-            fcntl.flock(self.gate_fd, fcntl.LOCK_UN)
             fcntl.flock(self.fd, fcntl.LOCK_UN)  # in case the interruption came just after
+            self._queue.abandon()
             raise
-        fcntl.flock(self.gate_fd, fcntl.LOCK_UN)  # first: the next waiter queues on the lock
-        return held
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if self._waiting_inline:
             raise _WaitExpired
 
     def _blocking_acquire(self) -> None:
-        fcntl.flock(self.gate_fd, fcntl.LOCK_EX)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        finally:
-            fcntl.flock(self.gate_fd, fcntl.LOCK_UN)
+            self._advance(blocking=True)
+        except BaseException:
+            self._queue.abandon()
+            raise
         if self._giving_up:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self.release()
 
     async def _wait_for(self, fut: asyncio.Future[None], started: float) -> None:
         remaining = self.timeout_s - (time.monotonic() - started)
@@ -188,10 +199,12 @@ class ProcessLock:
             raise LockTimeoutError(str(self.path), time.monotonic() - started) from None
 
     def release(self) -> None:
-        if self._fd is None:  # closed: the kernel dropped the lock with the descriptor
+        """Let go of the lock, then of our place in the queue (the next waiter goes on)."""
+        if self._fd is None:  # closed: the kernel dropped the locks with the descriptors
             return
         with contextlib.suppress(OSError):
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._queue.leave()
 
 
 def _may_use_alarm() -> bool:
