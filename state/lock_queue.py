@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import mmap
 import os
 import struct
 import sys
@@ -56,25 +57,33 @@ class TicketQueue:
         self.ticket: int | None = None
         self.passed = False
         self._fd: int | None = None
+        self._counter: mmap.mmap | None = None
         self._ofd = USE_OFD
 
     def open(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if os.fstat(fd).st_size < _COUNTER.size:
-                # Written once, so taking a ticket never allocates (a full disk cannot fail it).
+                # Written once: the mapping below needs the bytes (and never allocates).
                 self._range(fd, _MUTEX, blocking=True)
                 try:
                     if os.fstat(fd).st_size < _COUNTER.size:
                         os.pwrite(fd, _COUNTER.pack(0), 0)
                 finally:
                     self._unlock(fd, _MUTEX)
+            # The counter is read and bumped through a shared mapping: a write(2) per
+            # ticket would touch the file's mtime, and every fsync anyone runs on
+            # this file system would then carry that inode in its journal commit.
+            self._counter = mmap.mmap(fd, _COUNTER.size)
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
 
     def close(self) -> None:
+        if self._counter is not None:
+            self._counter.close()
+        self._counter = None
         if self._fd is not None:
             os.close(self._fd)  # drops every range this descriptor holds
         self._fd = None
@@ -92,16 +101,14 @@ class TicketQueue:
         if not self._range(fd, _MUTEX, blocking):
             return False
         try:
-            (ticket,) = _COUNTER.unpack(os.pread(fd, _COUNTER.size, 0))
+            counter = self._counter
+            assert counter is not None
+            (ticket,) = _COUNTER.unpack_from(counter, 0)
             self.ticket, self.passed = ticket, False  # first: a clean-up must know the slot
             if not self._range(fd, ticket % SLOTS, blocking):
                 self.ticket = None
                 return False
-            try:
-                os.pwrite(fd, _COUNTER.pack((ticket + 1) % 2**63), 0)
-            except BaseException:
-                self.leave()
-                raise
+            _COUNTER.pack_into(counter, 0, (ticket + 1) % 2**63)
         finally:
             self._unlock(fd, _MUTEX)
         return True
