@@ -90,11 +90,12 @@ class ProcessLock:
         return self._fd
 
     def try_acquire(self) -> bool:
-        """Take the lock if nobody holds it or waits for it; never wait."""
-        if self._advance(blocking=False):
-            return True
-        self._queue.leave()
-        return False
+        """Take the lock if nobody holds it or waits for it; never wait.
+
+        With nobody queued there is no one to go ahead of, so the lock is taken
+        without a ticket (four system calls fewer than through the queue).
+        """
+        return self._queue.empty() and _try_flock(self.fd)
 
     def _advance(self, blocking: bool) -> bool:
         """Go as far as possible towards holding the lock: a place in the queue, our
@@ -120,7 +121,7 @@ class ProcessLock:
             # A wait we gave up on still runs; let it finish and let go first.
             await self._wait_for(asyncio.shield(self._abandoned), started)
             self._abandoned = None
-        if self._advance(blocking=False):
+        if self.try_acquire() or self._advance(blocking=False):
             return
         if alone_on_loop() and _may_use_alarm():
             self._acquire_inline(started)

@@ -104,30 +104,49 @@ async def test_a_waiter_killed_in_the_queue_holds_nobody_up(tmp_path: Path, kind
     holder.close()
 
 
-def test_a_try_that_cannot_have_the_lock_gives_its_place_back(tmp_path: Path) -> None:
-    holder, other = ProcessLock(tmp_path / "z.lock"), ProcessLock(tmp_path / "z.lock")
+async def test_nobody_goes_ahead_of_a_waiter_that_was_woken_but_not_yet_run(
+    tmp_path: Path, kind: str
+) -> None:
+    path, order = tmp_path / "z.lock", tmp_path / "order"
+    holder = ProcessLock(path)
     holder.open()
-    other.open()
-    assert holder.try_acquire()
-    assert not other.try_acquire()  # queued, saw it held, left the queue again
-    holder.release()
-    assert other.try_acquire()  # nobody is left waiting ahead of it
+    await holder.acquire()
+    waiter = queue_behind(path, order, kind, "w0")
+    os.kill(waiter.pid, signal.SIGSTOP)  # it cannot run when its turn comes
+    try:
+        holder.release()
+        other = ProcessLock(path)
+        other.open()
+        assert not other.try_acquire()  # the lock is free, but w0 is next
+    finally:
+        os.kill(waiter.pid, signal.SIGCONT)
+    await finished(waiter)
+    assert other.try_acquire()
     other.release()
-    holder.close()
     other.close()
+    holder.close()
 
 
+@pytest.mark.skipif(not state.lock_queue.USE_OFD, reason="one process's POSIX locks never conflict")
 def test_tickets_wrap_around_the_slots(tmp_path: Path) -> None:
-    lock = ProcessLock(tmp_path / "w.lock")
-    lock.open()
-    queue_file = tmp_path / "w.lock.tickets"
-    with open(queue_file, "r+b") as handle:  # as if SLOTS - 1 tickets had been taken
-        handle.write((SLOTS - 1).to_bytes(8, "little"))
-    for _ in range(3):  # tickets SLOTS - 1, SLOTS, SLOTS + 1: slots 4095, 0, 1
-        assert lock.try_acquire()
-        lock.release()
-    assert tickets_taken(tmp_path / "w.lock") == SLOTS + 2
-    lock.close()
+    path = tmp_path / "w.tickets"
+    path.write_bytes((SLOTS - 1).to_bytes(8, "little"))  # as if SLOTS - 1 had been taken
+    first, second, onlooker = TicketQueue(path), TicketQueue(path), TicketQueue(path)
+    for queue in (first, second, onlooker):
+        queue.open()
+    assert first.take(blocking=False)
+    assert second.take(blocking=False)
+    assert (first.ticket, second.ticket) == (SLOTS - 1, SLOTS)  # slots 4095 and 0
+    assert first.wait_turn(blocking=False)
+    assert not second.wait_turn(blocking=False)  # slot 4095 is the first one's
+    assert not onlooker.empty()  # the last ticket's holder is still there
+    first.leave()
+    assert second.wait_turn(blocking=False)
+    assert not onlooker.empty()
+    second.leave()
+    assert onlooker.empty()
+    for queue in (first, second, onlooker):
+        queue.close()
 
 
 def test_a_new_queue_file_starts_at_ticket_zero(tmp_path: Path) -> None:
