@@ -11,6 +11,8 @@ woken but not yet scheduled (with a plain ``flock`` that process would take the
 free lock first). The kernel drops a dead process's locks, so its successor goes
 on: straight to the lock, where it may overtake those that were ahead of the dead
 one (one reordering per waiter killed in the queue; the lock still excludes).
+When the queue is empty (the last ticket's holder has left) a process may take
+the lock without a ticket: there is nobody to go ahead of (``empty``).
 
 Slots are one-byte ranges of the tickets file, so the file stays small. On Linux
 they are open-file-description locks (owned by the open file, like ``flock``);

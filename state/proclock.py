@@ -121,8 +121,12 @@ class ProcessLock:
             # A wait we gave up on still runs; let it finish and let go first.
             await self._wait_for(asyncio.shield(self._abandoned), started)
             self._abandoned = None
-        if self.try_acquire() or self._advance(blocking=False):
-            return
+        try:
+            if self.try_acquire() or self._advance(blocking=False):
+                return
+        except BaseException:
+            self._queue.abandon()  # a place taken must not stay held for nobody
+            raise
         if alone_on_loop() and _may_use_alarm():
             self._acquire_inline(started)
             return
