@@ -57,6 +57,39 @@ def replace_file(target: Path, data: bytes, *, sync_dir: bool = True) -> None:
         fsync_dir(target.parent)
 
 
+def create_temp(target: Path) -> tuple[Path, int]:
+    """A new, empty temp file beside ``target`` (a name of its own), open for writing.
+
+    For writers that make the temp file before they take a lock and fill it
+    under the lock with :func:`replace_with_temp`.
+    """
+    tmp = temp_path_for(target)
+    return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
+
+def replace_with_temp(target: Path, tmp: Path, fd: int, data: bytes) -> None:
+    """Fill the empty temp file ``tmp`` (open as ``fd``), fsync it, rename it over ``target``.
+
+    The same steps and failpoints as :func:`replace_file` without the folder's
+    fsync, which the caller does before it reports the write as durable. ``fd``
+    stays open (it is the new file's now); the temp file is removed on failure.
+    """
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        failpoint("atomic.after_temp_write")
+        failpoint("atomic.before_fsync")
+        os.fsync(fd)
+        failpoint("atomic.before_replace")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    failpoint("atomic.before_dir_fsync")
+
+
 def write_text(target: Path | str, text: str) -> None:
     """Atomically replace a text file (UTF-8)."""
     replace_file(Path(target), text.encode("utf-8"))

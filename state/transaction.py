@@ -22,6 +22,8 @@ def encode(value: JSON) -> str:
     so the transaction that tried fails, not the group commit it would join.
     """
     text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    if text.isascii():  # the common case, checked without a copy
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -41,11 +41,18 @@ from state.errors import (
     StateWriteError,
 )
 from state.failpoints import failpoint
-from state.schema import SCHEMA_VERSION
+from state.schema import MIGRATED_KEY, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 5000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SYNCHRONOUS = {"full": "FULL", "group": "NORMAL", "normal": "NORMAL", "off": "OFF"}
+
+# pragma_data_version(): this connection's data version, which changes when another
+# connection commits; read in the same statement as the migration marker.
+_SESSION_START_SQL = (
+    "SELECT (SELECT data_version FROM pragma_data_version()), "
+    "(SELECT value FROM docs WHERE key = ?)"
+)
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
@@ -183,23 +190,49 @@ class SQLiteBackend(LocalFileBackend):
         async with self._local:
             await self.lock.acquire()
             try:
-                self._validate_cache()
-                yield _SQLiteSession(self)
+                self._begin()
+                try:
+                    yield _SQLiteSession(self)
+                finally:
+                    self._end()
             finally:
                 self.lock.release()
 
-    def _validate_cache(self) -> None:
-        """Keep cached documents only if no other connection committed since."""
-        version = self.writer.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version:
+    def _begin(self) -> None:
+        """Open the session's write transaction and check the cache against it.
+
+        The whole session is one SQLite transaction: its reads then share one
+        snapshot and one set of WAL locks (outside a transaction every statement
+        takes and drops its own read lock, two system calls each). It begins as a
+        writer, so it never fails half-way with "database is locked". One
+        statement reads the data version and the migration marker every group
+        checks, so neither costs a statement of its own.
+        """
+        conn = self.writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            version, marker = conn.execute(_SESSION_START_SQL, (MIGRATED_KEY,)).fetchone()
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise _write_error(str(self.path), exc) from exc
+        if version != self._data_version:  # another connection committed since
             self._cache.clear()
             self._seq = None
             self._data_version = version
+        self._cache[MIGRATED_KEY] = None if marker is None else str(marker)
+
+    def _end(self) -> None:
+        """End a session that did not commit (it read, or its commit failed)."""
+        conn = self.writer
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     def _commit(self, writes: Mapping[str, str | None], events: Sequence[StoredEvent]) -> None:
         conn = self.writer
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            if not conn.in_transaction:  # a second commit in one session
+                conn.execute("BEGIN IMMEDIATE")
             upserts = [(k, v) for k, v in writes.items() if v is not None]
             deletes = [(k,) for k, v in writes.items() if v is None]
             if upserts:

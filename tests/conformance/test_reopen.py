@@ -36,6 +36,25 @@ async def everything(manager: StateManager) -> dict[str, Any]:
     }
 
 
+ODD_KEYS = {
+    'notes/say "hi"': {"quote": '"'},
+    "notes/back\\slash": {"path": "C:\\x"},
+    'notes/colon":{"x":1}': [1, 2],
+    "notes/Mara\u2019s bell \u2713": "\u00fcn\u00efcode",
+    "notes/tab\tand\nnewline": "line one\nline two",
+}
+
+
+async def test_keys_with_quotes_escapes_and_unicode_survive_a_reopen(store_url: str) -> None:
+    async with state.open_state(store_url) as manager, manager.transaction() as tx:
+        for key, value in ODD_KEYS.items():
+            await tx.put(key, value)
+    async with state.open_state(store_url) as manager, manager.transaction() as tx:
+        assert await tx.scan("notes/") == dict(sorted(ODD_KEYS.items()))
+        for key, value in ODD_KEYS.items():
+            assert await tx.get(key) == value
+
+
 async def test_reopening_keeps_everything(store_url: str) -> None:
     async with state.open_state(store_url) as manager:
         await write_some(manager)
