@@ -14,6 +14,7 @@ from orchestrator.errors import EXIT_FAILED, user_errors
 from orchestrator.run_folder import RUN_FILE, RunFolder, RunFolderError
 from orchestrator.worker import WorkerSettings, work
 from state.errors import StoreUnreachableError
+from state.redis_url import with_default_namespace
 from state.url import parse_state_url
 
 log = structlog.get_logger("orchestrator.worker")
@@ -92,6 +93,5 @@ def _run_and_store(run: str, url: str | None) -> tuple[str, str]:
         raise RunFolderError(f"{run} is not a run folder here; give the run's store with --state")
     else:
         run_id = run
-    if url.startswith(("redis://", "rediss://")) and "namespace=" not in url:
-        url += ("&" if "?" in url else "?") + f"namespace={run_id}"
+    url = with_default_namespace(url, run_id)
     return run_id, parse_state_url(url, Path.cwd()).full(secret=True)

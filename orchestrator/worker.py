@@ -92,8 +92,8 @@ async def _work_on(
             return report
         client = MeteredClient(make_client(config, "the run's config (meta/config)"))
         try:
-            worker = _Worker(manager, board, config, client, settings, emit)
-            return await worker.run(holder, report)
+            worker = _Worker(manager, board, config, client, settings, report, emit)
+            return await worker.run(holder)
         finally:
             await client.aclose()
 
@@ -137,6 +137,7 @@ class _Worker:
         config: ProjectConfig,
         client: MeteredClient,
         settings: WorkerSettings,
+        report: WorkerReport,
         emit: Emit,
     ) -> None:
         self.manager = manager
@@ -153,10 +154,9 @@ class _Worker:
             agent_settings(config, "writer"),
             context_budget(config),
         )
-        self.report = WorkerReport()
+        self.report = report  # kept across the stores the worker follows
 
-    async def run(self, holder: Holder, report: WorkerReport) -> WorkerReport:
-        self.report = report
+    async def run(self, holder: Holder) -> WorkerReport:
         async with ChapterLeases(self.manager, self.lease_s, self.emit, holder) as leases:
             self.emit("worker_joined", writer=leases.holder.label(), writers=self.settings.writers)
             beat = asyncio.create_task(self._heartbeat(leases))

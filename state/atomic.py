@@ -38,21 +38,11 @@ def replace_file(target: Path, data: bytes, *, sync_dir: bool = True) -> None:
     before it reports the write as durable (the JSON store does so after it has
     released its lock, so the next writer need not wait for it).
     """
-    tmp = temp_path_for(target)
+    tmp, fd = create_temp(target)
     try:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-            failpoint("atomic.after_temp_write")
-            handle.flush()
-            failpoint("atomic.before_fsync")
-            os.fsync(handle.fileno())
-        failpoint("atomic.before_replace")
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    failpoint("atomic.before_dir_fsync")
+        replace_with_temp(target, tmp, fd, data)
+    finally:
+        os.close(fd)
     if sync_dir:
         fsync_dir(target.parent)
 
