@@ -8,8 +8,8 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+from agents.clients.base import LLMClient, LLMRequest, Message, SystemBlock
 from agents.errors import AgentFailedError, OutputValidationError
-from agents.llm import LLMClient, LLMRequest, Message, SystemBlock
 from agents.prompts import PromptLibrary
 from agents.render import bullets
 

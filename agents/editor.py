@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from agents.base import Agent, AgentSettings
+from agents.clients.base import LLMClient
 from agents.continuity import merge_findings, rule_findings
-from agents.llm import LLMClient
 from agents.prompts import PromptLibrary
 from agents.render import render_bible, render_plan_outline, render_state
 from agents.schemas import ContinuityFinding, ContinuityReport, Outline, ProjectBrief, ReviewBrief

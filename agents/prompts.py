@@ -8,6 +8,7 @@ error naming the file and the value, never a silently blank prompt.
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from string import Template
 
@@ -17,11 +18,12 @@ PROMPTS_ENV = "NOVEL_PROMPTS_DIR"
 
 
 def default_prompts_dir() -> Path:
-    """``$NOVEL_PROMPTS_DIR`` if set, else ``prompts/`` at the project root."""
+    """``$NOVEL_PROMPTS_DIR`` if set, else the templates shipped with the package
+    (``prompts/`` in the source tree, installed as ``agents.templates``)."""
     configured = os.environ.get(PROMPTS_ENV)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent / "prompts"
+    return Path(str(resources.files("agents.templates")))
 
 
 class PromptLibrary:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from agents.base import Agent, AgentSettings
+from agents.clients.base import LLMClient
 from agents.context import ContextBudget, ContextBuilder
-from agents.llm import LLMClient
 from agents.planned import ledger, presence
 from agents.prompts import PromptLibrary
 from agents.render import bullets, render_bible, render_changes

@@ -11,11 +11,11 @@ from typing import ParamSpec, TypeVar
 import click
 
 from agents.errors import AgentError
-from orchestrator.bench_run import BenchRunError
-from orchestrator.config_errors import ConfigError
-from orchestrator.manifest import ManifestError
-from orchestrator.published import PublishError
-from orchestrator.run_folder import RunFolderError
+from orchestrator.artifacts.folder import RunFolderError
+from orchestrator.artifacts.manifest import ManifestError
+from orchestrator.bench.runs import BenchRunError
+from orchestrator.ops.publish_folder import PublishError
+from orchestrator.project.problems import ConfigError
 from state.errors import (
     CorruptStateError,
     LockTimeoutError,

@@ -17,8 +17,8 @@ from typing import Any, cast
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from state.backend import DURABILITY_LEVELS, Durability
+from state.backends.redis_url import RedisAddress, parse_redis_address, redact
 from state.errors import StateURLError
-from state.redis_url import RedisAddress, parse_redis_address, redact
 
 SCHEMES: tuple[str, ...] = ("json", "sqlite", "redis", "rediss")
 REDIS_SCHEMES: tuple[str, ...] = ("redis", "rediss")

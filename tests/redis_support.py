@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from state.redis_url import RedisAddress
+from state.backends.redis_url import RedisAddress
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
 _SESSION = uuid.uuid4().hex[:8]  # tests of another pytest run never share a namespace

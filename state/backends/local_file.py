@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from state.backend import Backend, Durability
+from state.backends.netfs import network_fstype
+from state.backends.proclock import ProcessLock
 from state.errors import NetworkFilesystemError, StateOpenError
-from state.netfs import network_fstype
-from state.proclock import ProcessLock
 
 
 class LocalFileBackend(Backend):

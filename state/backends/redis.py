@@ -55,6 +55,7 @@ from state.backends.redis_link import (
     script,
 )
 from state.backends.redis_scripts import SCRIPTS, Grant, parse_grant
+from state.backends.redis_url import RedisAddress
 from state.errors import (
     CorruptStateError,
     LockTimeoutError,
@@ -65,7 +66,6 @@ from state.errors import (
     StoreUnreachableError,
 )
 from state.failpoints import failpoint
-from state.redis_url import RedisAddress
 from state.schema import SCHEMA_VERSION
 
 log = structlog.get_logger("state.redis")

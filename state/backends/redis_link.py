@@ -46,8 +46,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from state.backends.redis_scripts import SCRIPTS
+from state.backends.redis_url import PASSWORD_ENV, RedisAddress
 from state.errors import StateError, StateOpenError, StoreUnreachableError
-from state.redis_url import PASSWORD_ENV, RedisAddress
 
 T = TypeVar("T")
 log = structlog.get_logger("state.redis")

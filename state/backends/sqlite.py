@@ -1,6 +1,6 @@
 """The SQLite backend: WAL mode, one writer at a time, fair across processes.
 
-Writers take ``<db>.lock`` (a kernel-queued flock, see ``state.proclock``)
+Writers take ``<db>.lock`` (a kernel-queued flock, see ``state.backends.proclock``)
 before they touch the database, so SQLite's own busy handler, which sleeps
 1, 2, 5 ... 100 ms between polls and lets late arrivals overtake early ones,
 never decides who waits. Under that lock a write transaction begins as a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.base import AgentSettings
-from agents.offline import OfflineClient
+from agents.offline.client import OfflineClient
 from agents.prompts import PromptLibrary
 from agents.schemas import CharacterSheet, ProjectBrief
 from state.models import CharacterState, StoryState

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from agents.context import ContextBudget, ContextBuilder
-from agents.offline import OfflineClient
+from agents.offline.client import OfflineClient
 from agents.planned import planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary

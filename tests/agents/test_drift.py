@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from agents.offline import OfflineClient
+from agents.offline.client import OfflineClient
 from agents.planned import planned_changes, planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary

@@ -2,7 +2,7 @@ import pytest
 
 from agents.continuity import merge_findings
 from agents.editor import ContinuityEditor
-from agents.offline import OfflineClient
+from agents.offline.client import OfflineClient
 from agents.planned import planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary

@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
+from agents.clients.base import LLMRequest, Message, SystemBlock
 from agents.errors import OfflineBriefError
-from agents.llm import LLMRequest, Message, SystemBlock
-from agents.offline import OfflineClient
+from agents.offline.client import OfflineClient
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
 from agents.schemas import ChapterJob, Outline, ProjectBrief

@@ -4,9 +4,9 @@ import pytest
 from pydantic import BaseModel
 
 from agents.base import AgentSettings
+from agents.clients.base import LLMRequest, LLMResponse, Usage
 from agents.errors import AgentFailedError
-from agents.llm import LLMRequest, LLMResponse, Usage
-from agents.offline import OfflineClient
+from agents.offline.client import OfflineClient
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
 from agents.schemas import Outline, ProjectBrief

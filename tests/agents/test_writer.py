@@ -1,5 +1,5 @@
-from agents.llm import LLMRequest, LLMResponse
-from agents.offline import OfflineClient
+from agents.clients.base import LLMRequest, LLMResponse
+from agents.offline.client import OfflineClient
 from agents.planned import planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary

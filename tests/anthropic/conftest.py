@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.anthropic_client import AnthropicClient, AnthropicSettings
-from agents.pricing import load_prices
-from agents.rate_limiter import RateLimiter
-from agents.retry_policy import RetrySettings
+from agents.clients.anthropic import AnthropicClient, AnthropicSettings
+from agents.clients.pricing import load_prices
+from agents.clients.rate_limiter import RateLimiter
+from agents.clients.retry import RetrySettings
 from tests.e2e.conftest import Run, cli_env, run_in, write_project
 from tests.fake_anthropic import FakeAnthropic, Rule
 

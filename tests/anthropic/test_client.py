@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agents.anthropic_wire import tool_name
+from agents.clients.anthropic_wire import tool_name
+from agents.clients.base import LLMRequest, Message, SystemBlock
+from agents.clients.pricing import load_prices
+from agents.clients.retry import RetrySettings
 from agents.errors import ModelCallError
-from agents.llm import LLMRequest, Message, SystemBlock
-from agents.pricing import load_prices
-from agents.retry_policy import RetrySettings
 from agents.schemas import ChapterOutput
 from tests.anthropic.conftest import API_KEY, FAULT_SLOW_S, MODEL, SECRET, MakeClient, StartFake
 from tests.fake_anthropic import Fault, Rule

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from agents.llm import Usage
-from agents.pricing import load_prices
+from agents.clients.base import Usage
+from agents.clients.pricing import load_prices
 from tests.anthropic.conftest import (
     API_KEY,
     FAULT_SLOW_S,

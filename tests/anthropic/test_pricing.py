@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.clients.base import Usage
+from agents.clients.pricing import DEFAULT_PRICES, load_prices
 from agents.errors import PriceTableError
-from agents.llm import Usage
-from agents.pricing import DEFAULT_PRICES, load_prices
 
 
 def test_every_kind_of_token_has_its_own_price() -> None:

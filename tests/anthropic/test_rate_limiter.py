@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agents.rate_limiter import RateLimiter
+from agents.clients.rate_limiter import RateLimiter
 from tests.anthropic.conftest import MakeClient, StartFake
 from tests.anthropic.test_client import writer_request
 from tests.fake_anthropic import Fault, Rule

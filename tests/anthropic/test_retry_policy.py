@@ -9,7 +9,7 @@ import httpx2
 import pytest
 from tenacity import RetryCallState
 
-from agents.retry_policy import (
+from agents.clients.retry import (
     RetrySettings,
     StopPolicy,
     WaitPolicy,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.anthropic_client import AnthropicClient
-from orchestrator.clients import anthropic_settings, make_client
-from orchestrator.config import load_config
-from orchestrator.config_errors import ConfigError
+from agents.clients.anthropic import AnthropicClient
+from orchestrator.project.clients import anthropic_settings, make_client
+from orchestrator.project.config import load_config
+from orchestrator.project.problems import ConfigError
 from tests.anthropic.conftest import API_KEY, MODEL, SECRET
 from tests.e2e.conftest import write_project
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.cli import cli
+from orchestrator.cli.main import cli
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.yaml"
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.config import (
+from orchestrator.project.config import (
     AgentModels,
     LLMSection,
     agent_settings,
@@ -15,7 +15,7 @@ from orchestrator.config import (
     load_config,
     project_brief,
 )
-from orchestrator.config_errors import ConfigError
+from orchestrator.project.problems import ConfigError
 from tests.config.conftest import EXAMPLE, minimal
 
 WriteConfig = Callable[[Any], Path]

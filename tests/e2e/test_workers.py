@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.job_board import JobBoard, Outcome
+from orchestrator.board.jobs import JobBoard, Outcome
 from state import open_state
 from tests.e2e.conftest import SMALL, cli_env, json_lines, orchestrator, write_project
 from tests.redis_support import drop_namespaces

@@ -10,7 +10,7 @@ import redis
 
 import state
 from state import LockTimeoutError, StateManager
-from state.redis_url import RedisAddress
+from state.backends.redis_url import RedisAddress
 from tests.redis.conftest import NO_PERSISTENCE, RedisServer
 
 Server = Callable[..., RedisServer]

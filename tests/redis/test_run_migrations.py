@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from state.redis_url import PASSWORD_ENV
+from state.backends.redis_url import PASSWORD_ENV
 from tests.chaos.conftest import (
     check_finished_run,
     child_env,

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from state.redis_url import PASSWORD_ENV
+from state.backends.redis_url import PASSWORD_ENV
 from tests.redis.conftest import NO_PERSISTENCE, RedisServer
 
 REPO = Path(__file__).resolve().parents[2]

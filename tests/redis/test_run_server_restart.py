@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from state.redis_url import RedisAddress
+from state.backends.redis_url import RedisAddress
 from tests.chaos.conftest import check_finished_run, finish, history, start_resume, start_run
 from tests.redis.conftest import AOF_ALWAYS, RedisServer
 

@@ -16,8 +16,8 @@ import pytest
 import state
 from state import StateManager, StateOpenError, StateWriteError
 from state.backends.redis import RedisBackend
+from state.backends.redis_url import PASSWORD_ENV
 from state.errors import StoreLostError, StoreUnreachableError
-from state.redis_url import PASSWORD_ENV
 from tests.redis.conftest import (
     AOF_ALWAYS,
     AOF_EVERYSEC,

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from agents.llm import LLMClient
-from orchestrator.clients import make_client
-from orchestrator.config import ProjectConfig, load_config
-from orchestrator.metered_client import MeteredClient
-from orchestrator.run import RunRequest, run_novel
-from orchestrator.run_folder import RunFolder
-from orchestrator.summary import RunSummary
+from agents.clients.base import LLMClient
+from agents.clients.metered import MeteredClient
+from orchestrator.artifacts.folder import RunFolder
+from orchestrator.project.clients import make_client
+from orchestrator.project.config import ProjectConfig, load_config
+from orchestrator.run.novel import RunRequest, run_novel
+from orchestrator.run.summary import RunSummary
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.yaml"
 SMALL = ("project.chapters=6", "project.target_words=120")

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from agents.llm import LLMRequest, LLMResponse
-from agents.offline import OfflineClient
-from orchestrator.config import ProjectConfig
+from agents.clients.base import LLMRequest, LLMResponse
+from agents.offline.client import OfflineClient
+from orchestrator.project.config import ProjectConfig
 from tests.run.conftest import RunBook
 
 CALL_USD = 0.01

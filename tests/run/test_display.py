@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from orchestrator.display import LiveDisplay, PlainDisplay, RunProgress
+from orchestrator.cli.display import LiveDisplay, PlainDisplay, RunProgress
 
 EVENTS: list[tuple[str, dict[str, Any]]] = [
     ("run_started", {"run_id": "r", "run_dir": "/runs/r", "chapters": 3}),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from agents.llm import LLMRequest, LLMResponse
-from agents.offline import OfflineClient
+from agents.clients.base import LLMRequest, LLMResponse
+from agents.offline.client import OfflineClient
 from agents.schemas import WritingBrief
-from orchestrator.config import ProjectConfig
+from orchestrator.project.config import ProjectConfig
 from state import open_state
 from tests.run.conftest import RunBook
 

@@ -6,7 +6,7 @@ import pytest
 
 from agents.planned import planned_state
 from agents.schemas import ChapterPlan, Outline
-from orchestrator.frontier import StoryFrontier
+from orchestrator.run.frontier import StoryFrontier
 from state.models import CharacterState, FieldChange, FieldRead, StateDelta, StoryState
 
 INITIAL = StoryState(

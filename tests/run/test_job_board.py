@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.schemas import ChapterDraft, ChapterJob, ChapterPlan
-from orchestrator.job_board import JobBoard, Outcome, job_key, spec_key
+from orchestrator.board.jobs import JobBoard, Outcome, job_key, spec_key
 from state import Holder, LeaseLostError, StateDelta, StateManager, StoryState, open_state
 
 ME = Holder("here", 1, None, "mine")

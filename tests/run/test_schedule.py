@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.schedule import Schedule
+from orchestrator.run.schedule import Schedule
 
 
 def test_parallel_starts_up_to_the_workers_in_chapter_order() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from agents.text import paragraphs
-from orchestrator.book import (
+from orchestrator.artifacts.book import (
     Book,
     BookChapter,
     chapter_heading,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.llm import LLMRequest, LLMResponse, Usage
-from orchestrator.metered_client import MeteredClient
+from agents.clients.base import LLMRequest, LLMResponse, Usage
+from agents.clients.metered import MeteredClient
 
 
 class Fixed:

@@ -10,8 +10,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from orchestrator.book import Book, BookChapter
-from orchestrator.epub import epub_bytes
+from orchestrator.artifacts.book import Book, BookChapter
+from orchestrator.artifacts.epub import epub_bytes
 
 NS = {
     "container": "urn:oasis:names:tc:opendocument:xmlns:container",

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-import state.lock_queue
-from state.lock_queue import SLOTS, TicketQueue
-from state.proclock import ProcessLock
+from state.backends import lock_queue
+from state.backends.lock_queue import SLOTS, TicketQueue
+from state.backends.proclock import ProcessLock
 
 WAITER = """
 import asyncio, os, sys
 from pathlib import Path
-import state.lock_queue
-state.lock_queue.USE_OFD = sys.argv[3] == "ofd"
-from state.proclock import ProcessLock
+import state.backends.lock_queue
+state.backends.lock_queue.USE_OFD = sys.argv[3] == "ofd"
+from state.backends.proclock import ProcessLock
 
 async def main() -> None:
     lock = ProcessLock(Path(sys.argv[1]))
@@ -38,9 +38,9 @@ asyncio.run(main())
 
 @pytest.fixture(params=["ofd", "posix"])
 def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "ofd" and not state.lock_queue.USE_OFD:
+    if request.param == "ofd" and not lock_queue.USE_OFD:
         pytest.skip("no open-file-description locks here")
-    monkeypatch.setattr(state.lock_queue, "USE_OFD", request.param == "ofd")
+    monkeypatch.setattr(lock_queue, "USE_OFD", request.param == "ofd")
     return str(request.param)
 
 
@@ -127,7 +127,7 @@ async def test_nobody_goes_ahead_of_a_waiter_that_was_woken_but_not_yet_run(
     holder.close()
 
 
-@pytest.mark.skipif(not state.lock_queue.USE_OFD, reason="one process's POSIX locks never conflict")
+@pytest.mark.skipif(not lock_queue.USE_OFD, reason="one process's POSIX locks never conflict")
 def test_tickets_wrap_around_the_slots(tmp_path: Path) -> None:
     path = tmp_path / "w.tickets"
     path.write_bytes((SLOTS - 1).to_bytes(8, "little"))  # as if SLOTS - 1 had been taken

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from state.netfs import mount_fstype
+from state.backends.netfs import mount_fstype
 
 MOUNTS = """\
 /dev/vda / ext4 rw,relatime 0 0

@@ -8,8 +8,8 @@ from types import FrameType
 
 import pytest
 
+from state.backends.proclock import ProcessLock
 from state.errors import LockTimeoutError
-from state.proclock import ProcessLock
 
 
 async def test_second_holder_waits_until_release(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from state.backends.redis_url import with_default_namespace, without_password
 from state.errors import StateURLError
-from state.redis_url import with_default_namespace, without_password
 from state.url import parse_state_url
 
 

@@ -1,0 +1,46 @@
+"""``orchestrator metrics export``: a finished run's figures for review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from orchestrator.artifacts.folder import RunFolder
+from orchestrator.errors import user_errors
+from orchestrator.review.export import FORMATS, render
+from orchestrator.review.review import build_review
+from state.atomic import replace_file
+
+
+@click.group("metrics")
+def metrics_group() -> None:
+    """A run's figures: state store lock waits, model calls, tokens, cost."""
+
+
+@metrics_group.command("export")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="json",
+    show_default=True,
+    help="json: everything; csv: one row per state operation and per model call; "
+    "prom: Prometheus text format; html: a self-contained report with charts.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write to this file (default: print to standard output).",
+)
+@user_errors
+def metrics_export(run_dir: Path, fmt: str, out: Path | None) -> None:
+    """Export the figures of the finished run in RUN."""
+    text = render(build_review(RunFolder.existing(run_dir)), fmt)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        replace_file(out, text.encode("utf-8"))
+        click.echo(f"wrote {out}", err=True)

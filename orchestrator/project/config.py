@@ -1,0 +1,580 @@
+"""The project file (``config.yaml``): pydantic models, loading, the JSON Schema.
+
+Every section forbids unknown keys, so a typo is an error that names the
+field, not a setting silently ignored. ``load_config`` raises ConfigError
+listing every problem as ``file:line: field.path: what is expected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from agents.base import AgentSettings
+from agents.context import ContextBudget
+from agents.schemas import ChapterPlan, CharacterSheet, Language, Outline, ProjectBrief
+from orchestrator.project.overrides import OverrideError, apply_overrides
+from orchestrator.project.problems import (
+    ConfigError,
+    ConfigProblem,
+    CrossFieldErrors,
+    LineFinder,
+    Loc,
+    problems_from,
+)
+from state.backends.redis_url import without_password
+from state.errors import StateURLError
+from state.models import CharacterState, StoryState
+from state.url import parse_state_url
+
+AgentName = Literal["planner", "writer", "editor"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- project ---------------------------------------------------------------------
+
+
+class ProjectSection(_Section):
+    """What the book is."""
+
+    title: str = Field(min_length=1)
+    premise: str = Field(min_length=1, description="what the story is about, in a paragraph")
+    genre: str = ""
+    language: Language = Field(
+        default="en", description="en or zh; zh counts characters, not words"
+    )
+    chapters: int = Field(ge=1, le=10_000, description="how many chapters")
+    target_words: int = Field(default=2000, ge=50, le=100_000, description="per chapter")
+    outline: list[ChapterPlan] | None = Field(
+        default=None, description="a given outline, used as is instead of the planner's"
+    )
+
+
+# -- characters ------------------------------------------------------------------
+
+
+class InitialState(_Section):
+    """A character's state before chapter 1."""
+
+    location: str = Field(min_length=1)
+    emotion: str = Field(default="", description="in the project language, e.g. restless")
+    alive: bool = True
+    relationships: dict[str, str] = Field(
+        default_factory=dict, description="other character -> how this one sees them"
+    )
+    inventory: list[str] = Field(default_factory=list)
+    knowledge: list[str] = Field(default_factory=list)
+
+
+class CharacterConfig(_Section):
+    """One member of the cast."""
+
+    name: str = Field(min_length=1)
+    role: str = Field(default="", description="e.g. protagonist, antagonist, mentor")
+    description: str = ""
+    initial: InitialState
+
+    @field_validator("name")
+    @classmethod
+    def _no_slash(cls, name: str) -> str:
+        if "/" in name:
+            raise ValueError("a name must not contain '/'")
+        return name.strip()
+
+
+def _as_notes(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise ValueError("expected a string or a list of strings")
+
+
+WorldNotes = Annotated[
+    list[str],
+    BeforeValidator(_as_notes),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+            "description": "free-form world notes every writer sees (the story bible)",
+        }
+    ),
+]
+
+
+# -- llm -------------------------------------------------------------------------
+
+
+class AgentModels(_Section):
+    """Per-agent model overrides; unset agents use ``llm.model``."""
+
+    planner: str | None = None
+    writer: str | None = None
+    editor: str | None = None
+
+
+class RetrySection(_Section):
+    """anthropic: how failed calls are retried (429, 529, 500-504, connection errors, timeouts)."""
+
+    max_attempts: int = Field(
+        default=6, ge=1, le=100, description="tries of one call, the first included"
+    )
+    initial_wait_s: float = Field(
+        default=1.0, ge=0, le=600, description="the first backoff; it doubles each retry"
+    )
+    max_wait_s: float = Field(default=60.0, ge=0, le=3600, description="the longest single backoff")
+    max_total_wait_s: float = Field(
+        default=300.0, ge=0, le=86_400, description="give a call up before its waits pass this"
+    )
+
+
+class RateLimitSection(_Section):
+    """anthropic: client-side limits shared by every call (unset: the API's headers decide)."""
+
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    input_tokens_per_minute: int | None = Field(default=None, ge=1)
+    output_tokens_per_minute: int | None = Field(default=None, ge=1)
+
+
+class LLMSection(_Section):
+    """Which model writes, and how."""
+
+    provider: Literal["offline", "anthropic"] = "offline"
+    model: str | None = Field(default=None, description="required for anthropic")
+    models: AgentModels = Field(default_factory=AgentModels)
+    temperature: float = Field(default=0.8, ge=0, le=1)
+    max_tokens: int = Field(default=8192, ge=1, le=200_000)
+    concurrency: int = Field(default=20, ge=1, le=1000, description="model calls at once")
+    latency_ms: float = Field(default=0, ge=0, le=600_000, description="offline: simulated latency")
+    drift: float = Field(
+        default=0, ge=0, le=1, description="offline: probability a chapter deviates from its plan"
+    )
+    seed: int = Field(default=0, description="offline: the seed of its choices")
+    base_url: str | None = Field(default=None, description="anthropic: another API endpoint")
+    timeout_s: float = Field(
+        default=600, gt=0, le=3600, description="anthropic: read timeout (streamed: between events)"
+    )
+    stream_from_tokens: int = Field(
+        default=4096, ge=1, description="anthropic: stream calls whose max_tokens is at least this"
+    )
+    retry: RetrySection = Field(default_factory=RetrySection)
+    rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
+    prices: str | None = Field(
+        default=None,
+        description="a YAML price table (USD per million tokens); default: the one shipped",
+    )
+    budget_usd: float | None = Field(
+        default=None, gt=0, description="start no chapter once the estimated cost would pass this"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:8080")
+        return url
+
+    @model_validator(mode="after")
+    def _model_for_anthropic(self) -> Self:
+        if self.provider == "anthropic" and not self.model:
+            raise CrossFieldErrors(
+                [(("model",), "required when provider is anthropic, e.g. model: claude-sonnet-4-5")]
+            )
+        return self
+
+    def model_for(self, agent: AgentName) -> str:
+        """The model ``agent`` calls (always ``offline`` for the offline provider)."""
+        if self.provider == "offline":
+            return "offline"
+        override: str | None = getattr(self.models, agent)
+        return override or self.model or ""
+
+
+# -- orchestrator ----------------------------------------------------------------
+
+
+class OrchestratorSection(_Section):
+    """How chapters are scheduled."""
+
+    workers: int = Field(
+        default=20,
+        ge=0,
+        le=100,
+        description="chapter writers at once in this process; workers that join the run "
+        "(orchestrator worker) add theirs. 0: only joined workers write",
+    )
+    mode: Literal["parallel", "sequential", "window"] = Field(
+        default="parallel",
+        description="window: chapter k starts only when chapter k - window is done",
+    )
+    window: int | None = Field(default=None, ge=1, description="the window size for mode: window")
+    max_attempts: int = Field(default=3, ge=1, le=20, description="attempts per chapter")
+    context_tokens: int = Field(
+        default=8000, ge=1000, le=1_000_000, description="token budget of a writer's prompt"
+    )
+    min_free_mb: int = Field(
+        default=100, ge=0, description="refuse to start (or resume) with less free disk space"
+    )
+    lease_seconds: float = Field(
+        default=120,
+        ge=2,
+        le=86_400,
+        description="how long a chapter's lease lasts without renewal (renewed every third "
+        "of it while the chapter is written); a dead writer's chapter is taken over after it",
+    )
+    poll_seconds: float = Field(
+        default=0.1,
+        ge=0.01,
+        le=60,
+        description="how often the run looks in the store for chapters joined workers "
+        "finished, and a worker for chapters to write",
+    )
+    html_report: bool = Field(
+        default=True,
+        description="write report.html at the end (its charts take about half a second); "
+        "review.json is always written",
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.mode == "window" and self.window is None:
+            raise CrossFieldErrors([(("window",), "required when mode is window, e.g. window: 4")])
+        if self.mode != "window" and self.window is not None:
+            raise CrossFieldErrors([(("window",), "only used with mode: window")])
+        return self
+
+
+# -- state -----------------------------------------------------------------------
+
+
+def _check_state_url(url: str) -> str:
+    try:
+        parse_state_url(url)
+    except StateURLError as exc:
+        raise ValueError(exc.reason) from None
+    return url
+
+
+# A Redis password opens the store but never leaves the process: every JSON dump of the
+# config (the run folder's copy, metrics.json) has the URL without it; a resume takes it
+# from $ORCHESTRATOR_REDIS_PASSWORD.
+StateURLText = Annotated[
+    str, AfterValidator(_check_state_url), PlainSerializer(without_password, when_used="json")
+]
+
+
+class Thresholds(_Section):
+    """When the state store is too slow, and what to do about it."""
+
+    lock_wait_p99_ms: float = Field(default=100, gt=0)
+    min_throughput_ops_s: float = Field(default=30, gt=0)
+    window_s: float = Field(default=10, gt=0, description="length of a measuring window")
+    window_ops: int = Field(
+        default=1000, ge=1, description="a window also closes after this many operations"
+    )
+    window_count: int = Field(
+        default=3, ge=1, description="consecutive windows over a threshold before acting"
+    )
+    min_ops: int = Field(
+        default=20, ge=1, description="operations a window needs before its P99 is judged"
+    )
+    waiting_writers: float = Field(
+        default=1.0,
+        gt=0,
+        description="low throughput counts only while this many writers wait on the store "
+        "(for the lock or their commit) on average",
+    )
+    action: Literal["warn", "migrate"] = "warn"
+    migrate_to: StateURLText | None = Field(
+        default=None, description="the state URL to migrate to with action: migrate"
+    )
+
+
+class StateSection(_Section):
+    """Where the story state is kept."""
+
+    url: StateURLText | None = Field(
+        default=None, description="json://, sqlite://; default: SQLite in the run folder"
+    )
+    durability: Literal["full", "group", "normal", "off"] = Field(
+        default="full",
+        description="full: fsync every commit; group: commits that overlap share one fsync; "
+        "normal/off: no fsync per commit (a power cut may lose the last commits)",
+    )
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+
+# -- the project file ------------------------------------------------------------
+
+
+class PublishSection(_Section):
+    """Where published versions are recorded, and what the publish gate allows."""
+
+    folder: str | None = Field(
+        default=None,
+        description="the publish folder, relative to the project file (default runs/published)",
+    )
+    max_findings: int = Field(
+        default=0, ge=0, description="continuity findings a run may have and still be published"
+    )
+
+
+class ProjectConfig(_Section):
+    """A novel project: the whole of ``config.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", title="Novel project")
+
+    project: ProjectSection
+    characters: list[CharacterConfig] = Field(min_length=1)
+    world: WorldNotes = Field(default_factory=list)
+    llm: LLMSection = Field(default_factory=LLMSection)
+    orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
+    state: StateSection = Field(default_factory=StateSection)
+    publish: PublishSection = Field(default_factory=PublishSection)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        problems = _duplicate_names(self.characters) + _outline_problems(self)
+        if problems:
+            raise CrossFieldErrors(problems)
+        return self
+
+
+def _duplicate_names(characters: list[CharacterConfig]) -> list[tuple[Loc, str]]:
+    first: dict[str, int] = {}
+    problems: list[tuple[Loc, str]] = []
+    for index, character in enumerate(characters):
+        if character.name in first:
+            other = first[character.name]
+            problems.append(
+                (("characters", index, "name"), f"duplicate name, also characters[{other}]")
+            )
+        first.setdefault(character.name, index)
+    return problems
+
+
+def _outline_problems(config: ProjectConfig) -> list[tuple[Loc, str]]:
+    plans = config.project.outline
+    if plans is None:
+        return []
+    where: Loc = ("project", "outline")
+    problems: list[tuple[Loc, str]] = []
+    if len(plans) != config.project.chapters:
+        problems.append(
+            (where, f"has {len(plans)} chapters, project.chapters is {config.project.chapters}")
+        )
+    known = {character.name for character in config.characters}
+    for index, plan in enumerate(plans):
+        unknown = sorted(plan.named_characters() - known)
+        if unknown:
+            problems.append(
+                ((*where, index), f"unknown characters {unknown}; the cast is {sorted(known)}")
+            )
+    try:
+        Outline(title=config.project.title, chapters=plans)
+    except ValidationError as exc:
+        problems += [(where, str(e["msg"]).removeprefix("Value error, ")) for e in exc.errors()]
+    return problems
+
+
+# -- loading ---------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """A SafeLoader that rejects duplicate keys (a silent override is a typo's hiding place)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key_node.value!r} (first at line {seen[key_node.value]})",
+                    key_node.start_mark,
+                )
+            seen[key_node.value] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ProjectConfig:
+    """Read and validate a project file; ConfigError (a ValueError) says what is wrong.
+
+    ``overrides`` are ``path=value`` settings applied before validation (``--set``).
+    """
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _error(source, "no such file (the example project is config.yaml)") from None
+    except IsADirectoryError:
+        raise _error(source, "is a directory, expected a YAML project file") from None
+    except UnicodeDecodeError:
+        raise _error(source, "is not UTF-8 text") from None
+    except OSError as exc:
+        raise _error(source, f"cannot be read: {exc.strerror or exc}") from None
+    return _resolve_paths(parse_config(text, source, overrides), source.parent)
+
+
+def _resolve_paths(config: ProjectConfig, base: Path) -> ProjectConfig:
+    """Paths in the file are relative to it; made absolute, so the run folder's copy works."""
+    prices = config.llm.prices
+    if prices is None or Path(prices).is_absolute():
+        return config
+    llm = config.llm.model_copy(update={"prices": str((base / prices).resolve())})
+    return config.model_copy(update={"llm": llm})
+
+
+def parse_config(
+    text: str, source: str | Path = "<config>", overrides: Sequence[str] = ()
+) -> ProjectConfig:
+    """Validate a project file's text; ``source`` names it in errors."""
+    data, line_of = _parse_yaml(text, source)
+    if not isinstance(data, dict):
+        got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
+        expected = "expected a mapping with project:, characters:, world:, llm:, ..."
+        raise ConfigError(source, [ConfigProblem("", f"{expected}; got {got}", line_of(()))])
+    try:
+        apply_overrides(data, overrides)
+    except OverrideError as exc:
+        raise ConfigError(source, [ConfigProblem("", str(exc))]) from None
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, problems_from(exc, ProjectConfig, line_of)) from None
+
+
+def _parse_yaml(text: str, source: str | Path) -> tuple[Any, LineFinder]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(source, [_yaml_problem(exc)]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [ConfigProblem("", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    return data, _line_finder(node)
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> ConfigProblem:
+    mark = exc.problem_mark or exc.context_mark
+    reason = exc.problem or "cannot be parsed"
+    if exc.context:
+        reason = f"{reason} ({exc.context})"
+    line = mark.line + 1 if mark else None
+    column = mark.column + 1 if mark else None
+    return ConfigProblem("", f"invalid YAML: {reason}", line, column)
+
+
+def _line_finder(root: yaml.Node | None) -> LineFinder:
+    """A function from a field path to the line it is (or would be) on in the file."""
+
+    def line_of(loc: Loc) -> int | None:
+        if root is None:
+            return None
+        node, line = root, root.start_mark.line + 1
+        for part in loc:
+            found = _child(node, part)
+            if found is None:
+                break
+            line, node = found
+        return line
+
+    return line_of
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[int, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                return key.start_mark.line + 1, value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        item = node.value[part]
+        return item.start_mark.line + 1, item
+    return None
+
+
+def _error(source: Path, message: str) -> ConfigError:
+    return ConfigError(source, [ConfigProblem("", message)])
+
+
+# -- what the rest of the program needs from a config ---------------------------
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the project file (``orchestrator config schema``)."""
+    schema = ProjectConfig.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+
+
+def initial_state(config: ProjectConfig, outline: Outline | None = None) -> StoryState:
+    """The story state before chapter 1: the cast, and the outline's foreshadowing ledger."""
+    characters = {
+        c.name: CharacterState(name=c.name, role=c.role, **c.initial.model_dump())
+        for c in config.characters
+    }
+    ledger = outline.ledger() if outline is not None else {}
+    return StoryState(characters=characters, foreshadowing=ledger)
+
+
+def project_brief(config: ProjectConfig) -> ProjectBrief:
+    """What the agents are told about the book."""
+    project = config.project
+    return ProjectBrief(
+        title=project.title,
+        premise=project.premise,
+        genre=project.genre,
+        language=project.language,
+        chapters=project.chapters,
+        target_words=project.target_words,
+        world=list(config.world),
+        characters=[
+            CharacterSheet(name=c.name, role=c.role, description=c.description)
+            for c in config.characters
+        ],
+        initial=initial_state(config),
+    )
+
+
+def given_outline(config: ProjectConfig) -> Outline | None:
+    """The outline the file gives, if it gives one (already validated)."""
+    plans = config.project.outline
+    return None if plans is None else Outline(title=config.project.title, chapters=plans)
+
+
+def agent_settings(config: ProjectConfig, agent: AgentName) -> AgentSettings:
+    """The model settings of one agent."""
+    return AgentSettings(
+        model=config.llm.model_for(agent),
+        max_tokens=config.llm.max_tokens,
+        temperature=config.llm.temperature,
+    )
+
+
+def context_budget(config: ProjectConfig) -> ContextBudget:
+    """The writers' context budget."""
+    return ContextBudget(total=config.orchestrator.context_tokens)

@@ -1,0 +1,459 @@
+"""``orchestrator run``: one novel from project file to manuscript, in a run folder.
+
+The steps: make the run folder, open the state store, plan (or take the
+config's outline), initialize the story state, write every chapter, run the
+continuity pass, assemble the manuscript, and write the findings, metrics and
+summary. Every file goes through ``RunFolder``, so each is written atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from agents.clients.base import Usage
+from agents.clients.journal import JOURNAL_FILE
+from agents.clients.metered import MeteredClient
+from agents.render import render_plan_outline
+from agents.schemas import ContinuityFinding, Outline
+from orchestrator.artifacts.assemble import assemble, book_of
+from orchestrator.artifacts.folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
+from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
+from orchestrator.ops.doctor import ensure_disk_space
+from orchestrator.project.clients import run_prices
+from orchestrator.project.config import (
+    ProjectConfig,
+    agent_settings,
+    context_budget,
+    given_outline,
+    initial_state,
+    load_config,
+    project_brief,
+)
+from orchestrator.review.export import REPORT_HTML, REVIEW_JSON, write_run_review
+from orchestrator.run.coordinator import AgentModels, Coordinator, Observer, Scheduling
+from orchestrator.run.restore import restore_chapters
+from orchestrator.run.schedule import Schedule
+from orchestrator.run.spending import BudgetReport, SpendingLimit, first_attempt_estimate
+from orchestrator.run.store_watch import StoreWatch
+from orchestrator.run.summary import ChapterOutcome, RunSummary
+from state import StateManager, open_state
+from state.atomic import stale_temp_files
+from state.backends.redis_url import with_default_namespace
+from state.url import parse_state_url
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """What ``orchestrator run`` was asked to do."""
+
+    config: ProjectConfig
+    config_path: Path
+    folder: RunFolder  # already created (RunFolder.create), so logs can go in it
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.run_id
+
+
+def state_url(
+    config: ProjectConfig, folder: RunFolder, base_dir: Path, secret: bool = False
+) -> str:
+    """The run's state store, as a full URL: the config's (relative to ``base_dir``), else
+    SQLite in the run folder. A Redis URL without a namespace gets the run's id as its
+    namespace, so runs on one server never share a store. Without ``secret``, no password:
+    what the run folder records."""
+    url = config.state.url or f"sqlite://{folder.state_path}"
+    if "durability=" not in url:
+        url += ("&" if "?" in url else "?") + f"durability={config.state.durability}"
+    return parse_state_url(with_default_namespace(url, folder.run_id), base_dir).full(secret)
+
+
+async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
+    """Run the whole book; the summary is also in ``summary.json``."""
+    started_at = datetime.now(UTC)
+    folder, config = request.folder, request.config
+    url = state_url(config, folder, request.config_path.parent)
+    ensure_disk_space(folder.root, config.orchestrator.min_free_mb)
+    with _journal(client, folder):
+        return await _run(request, observer, client, url, started_at)
+
+
+async def _run(
+    request: RunRequest, observer: Observer, client: MeteredClient, url: str, started_at: datetime
+) -> RunSummary:
+    folder, config = request.folder, request.config
+    # A password in the config's URL opens the store; it is never written anywhere.
+    opening = state_url(config, folder, request.config_path.parent, secret=True)
+    async with open_state(opening) as manager:
+        await _claim_store(manager, request.run_id, url)
+        # Only now is the folder a run: a run refused above can be retried in it.
+        _write_run_file(folder, request, url, started_at)
+        coordinator = _coordinator(request, client, manager, folder, observer)
+        await coordinator.board.open_run(config_for_workers(config))
+        watch = _watch(request, manager, url, observer)
+        _started(coordinator, request, "run_started")
+        outline = await _outline(coordinator, request, manager)
+        initial = initial_state(config, outline)
+        await manager.initialize(initial)
+        schedule = await coordinator.write_book(outline, initial)
+        return await _finish(coordinator, request, watch, outline, schedule, started_at)
+
+
+async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredClient) -> RunSummary:
+    """Go on with a run that died: committed chapters are kept, the others written.
+
+    The config is the one the run used (``config.yaml`` in its folder) and the
+    store the one ``run.json`` names; a chapter is never applied twice, since
+    every new attempt has a new idempotency key.
+    """
+    started_at = datetime.now(UTC)
+    url = folder.run_meta()["state_url"]
+    _check_resumable(folder)
+    request = RunRequest(
+        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
+    )
+    ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
+    with _journal(client, folder):
+        return await _resume(request, observer, client, url, started_at)
+
+
+async def _resume(
+    request: RunRequest, observer: Observer, client: MeteredClient, url: str, started_at: datetime
+) -> RunSummary:
+    folder = request.folder
+    async with open_state(url, create=False) as manager:
+        await _claim_store(manager, request.run_id, url)
+        coordinator = _coordinator(request, client, manager, folder, observer)
+        watch = _watch(request, manager, url, observer)
+        _started(coordinator, request, "run_resumed")
+        outline = await _outline(coordinator, request, manager)
+        await manager.initialize(initial_state(request.config, outline))
+        initial = await manager.snapshot(as_of_chapter=1)
+        await _wait_for_joined_writers(coordinator, request.config.orchestrator.poll_seconds)
+        await coordinator.board.open_run(config_for_workers(request.config))
+        restored = await restore_chapters(manager, folder, request.config.project.language)
+        kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
+        coordinator.emit("chapters_restored", kept=kept)
+        schedule = await coordinator.write_book(outline, initial, restored)
+        return await _finish(coordinator, request, watch, outline, schedule, started_at)
+
+
+def _watch(request: RunRequest, manager: StateManager, url: str, observer: Observer) -> StoreWatch:
+    """The store's thresholds watch (``state.thresholds``) for the rest of the run."""
+    state, folder, base = request.config.state, request.folder, request.config_path.parent
+    return StoreWatch(state.thresholds, manager, folder, url, state.durability, observer, base)
+
+
+@contextmanager
+def _journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
+    """Every model call in ``model_calls.jsonl``, after those of earlier processes."""
+    client.keep_journal(folder.path(JOURNAL_FILE))
+    try:
+        yield
+    finally:
+        if client.journal is not None:
+            client.journal.close()
+
+
+def _check_resumable(folder: RunFolder) -> None:
+    """Refuse to write over a finished book whose files no longer match its manifest;
+    remove temp files a killed writer left (no writer runs: we hold the run lock)."""
+    if folder.path(MANIFEST_FILE).exists():
+        result = verify(folder)
+        if result.missing or result.changed:
+            differ = ", ".join([*result.missing, *result.changed])
+            raise RunFolderError(
+                f"{folder.root} does not match its manifest ({differ}); "
+                f"see `orchestrator verify {folder.root}` and restore the files before resuming"
+            )
+    for sub in ("", "chapters", "drafts"):
+        for temp in stale_temp_files(folder.root / sub):
+            temp.unlink(missing_ok=True)
+
+
+def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
+    config = request.config
+    coordinator.emit(
+        event,
+        run_id=request.run_id,
+        run_dir=str(request.folder.root),
+        chapters=config.project.chapters,
+        workers=config.orchestrator.workers,
+        mode=config.orchestrator.mode,
+    )
+
+
+async def _outline(coordinator: Coordinator, request: RunRequest, manager: StateManager) -> Outline:
+    """The outline the store keeps (a resumed run), else a new one, stored."""
+    kept = await manager.meta("outline")
+    if kept is not None:
+        return Outline.model_validate(kept)
+    outline = await coordinator.plan(given_outline(request.config))
+    await _store_outline(request.folder, manager, outline)
+    return outline
+
+
+async def _finish(
+    coordinator: Coordinator,
+    request: RunRequest,
+    watch: StoreWatch,
+    outline: Outline,
+    schedule: Schedule,
+    started_at: datetime,
+) -> RunSummary:
+    folder, client = request.folder, coordinator.client
+    book = book_of(coordinator.brief, request.run_id, schedule)
+    # The manuscript does not depend on the findings: assemble it during the review.
+    findings, paths = await asyncio.gather(
+        coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
+    )
+    await watch.settle()  # a migration in flight ends first: the summary names the store in use
+    summary = _summary(
+        request,
+        folder,
+        watch.url,
+        schedule,
+        findings,
+        client,
+        paths,
+        started_at,
+        coordinator.spending.report(),
+    )
+    summary.state_events = list(coordinator.manager.metrics.events)
+    _write_reports(folder, summary, findings, client, coordinator.manager, request.config)
+    await asyncio.to_thread(write_run_review, folder, request.config.orchestrator.html_report)
+    manifest = await asyncio.to_thread(write_manifest, folder)
+    coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
+    coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
+    return summary
+
+
+def _coordinator(
+    request: RunRequest,
+    client: MeteredClient,
+    manager: StateManager,
+    folder: RunFolder,
+    observer: Observer,
+) -> Coordinator:
+    config = request.config
+    section = config.orchestrator
+    return Coordinator(
+        run_id=request.run_id,
+        brief=project_brief(config),
+        client=client,
+        manager=manager,
+        folder=folder,
+        models=AgentModels(
+            planner=agent_settings(config, "planner"),
+            writer=agent_settings(config, "writer"),
+            editor=agent_settings(config, "editor"),
+        ),
+        scheduling=Scheduling(
+            workers=section.workers,
+            mode=section.mode,
+            window=section.window,
+            max_attempts=section.max_attempts,
+            lease_s=section.lease_seconds,
+            poll_s=section.poll_seconds,
+        ),
+        budget=context_budget(config),
+        observer=observer,
+        spending=_spending(config, client),
+    )
+
+
+def _spending(config: ProjectConfig, client: MeteredClient) -> SpendingLimit:
+    limit = config.llm.budget_usd
+    if limit is None:
+        return SpendingLimit()
+    return SpendingLimit(
+        limit_usd=limit,
+        spent=lambda: client.usage().cost_usd,
+        attempt_costs=client.attempt_costs,
+        first_estimate_usd=first_attempt_estimate(config, run_prices(config)),
+    )
+
+
+async def _wait_for_joined_writers(coordinator: Coordinator, poll_s: float) -> None:
+    """A resumed run takes the jobs the run that died left on the board off it; those a
+    joined worker is still writing are waited for (their outcomes are then restored)."""
+    said = False
+    while held := await coordinator.board.withdraw_unheld():
+        if not said:
+            said = True
+            chapters = sorted(int(lease.name.rpartition("-")[2]) for lease in held)
+            writers = sorted({lease.holder.label() for lease in held})
+            coordinator.emit("waiting_for_workers", chapters=chapters, writers=writers)
+        await asyncio.sleep(poll_s)
+
+
+def config_for_workers(config: ProjectConfig) -> dict[str, Any]:
+    """The config as the run folder and joined workers see it: never a store's password
+    (the JSON dump of a state URL has none)."""
+    return config.model_dump(mode="json", exclude_none=True)
+
+
+def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at: datetime) -> None:
+    config = request.config
+    used = config_for_workers(config)
+    folder.write_text("config.yaml", yaml.safe_dump(used, allow_unicode=True, sort_keys=False))
+    folder.write_json(
+        RUN_FILE,
+        {
+            "run_id": request.run_id,
+            "title": config.project.title,
+            "config": str(request.config_path.resolve()),
+            "state_url": url,
+            "started_at": started_at.isoformat(),
+        },
+    )
+
+
+async def _claim_store(manager: StateManager, run_id: str, url: str) -> None:
+    """A store holds one run: refuse one another run has already written to."""
+    claimed = await manager.meta("run")
+    if claimed is not None and claimed.get("run_id") != run_id:
+        raise RunFolderError(
+            f"the state store {url} already holds run {claimed.get('run_id')!r}; "
+            "give this run its own store (state.url) or leave state.url unset"
+        )
+    if claimed is None and await manager.is_initialized():
+        raise RunFolderError(f"the state store {url} already holds a story; use a new store")
+    await manager.put_meta("run", {"run_id": run_id})
+
+
+async def _store_outline(folder: RunFolder, manager: StateManager, outline: Outline) -> None:
+    data = outline.model_dump(mode="json")
+    await manager.put_meta("outline", data)
+    folder.write_json("outline.json", data)
+    folder.write_text(
+        "outline.md", f"# {outline.title}\n\n{render_plan_outline(outline.chapters)}\n"
+    )
+
+
+def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcome]:
+    outcomes = []
+    for number, slot in sorted(schedule.slots.items()):
+        kept = slot.kept
+        status = "failed" if kept is None else ("written" if kept.attempt == 1 else "revised")
+        outcomes.append(
+            ChapterOutcome(
+                chapter=number,
+                title=kept.title if kept else "",
+                status=status,
+                attempts=slot.tries,
+                kept_attempt=kept.attempt if kept else None,
+                words=kept.word_count if kept else 0,
+                prompt_tokens=kept.prompt_tokens if kept else 0,
+                error=slot.error if kept is None else None,
+                usage=usage.get(number, Usage()),
+            )
+        )
+    return outcomes
+
+
+def _summary(
+    request: RunRequest,
+    folder: RunFolder,
+    url: str,
+    schedule: Schedule,
+    findings: list[ContinuityFinding],
+    client: MeteredClient,
+    paths: dict[str, Path],
+    started_at: datetime,
+    budget: BudgetReport | None = None,
+) -> RunSummary:
+    outcomes = _outcomes(schedule, client.usage_by_chapter())
+    finished_at = datetime.now(UTC)
+    config = request.config
+    names = ["findings.json", "metrics.json", REVIEW_JSON, SUMMARY_FILE, MANIFEST_FILE]
+    if config.orchestrator.html_report:
+        names.append(REPORT_HTML)
+    reports = {name.partition(".")[0]: folder.path(name) for name in names}
+    return RunSummary(
+        run_id=request.run_id,
+        title=config.project.title,
+        language=config.project.language,
+        run_dir=str(folder.root),
+        state_url=url,
+        started_at=started_at,
+        finished_at=finished_at,
+        wall_s=round((finished_at - started_at).total_seconds(), 3),
+        chapters=len(outcomes),
+        written=sum(o.status != "failed" for o in outcomes),
+        revised=sum(o.status == "revised" for o in outcomes),
+        failed=[o.chapter for o in outcomes if o.status == "failed"],
+        revisions=sum(max(0, o.attempts - 1) for o in outcomes),
+        words=sum(o.words for o in outcomes),
+        usage=client.usage(),
+        model_calls=len(client.calls),
+        critical_path_calls=client.critical_path,
+        findings=findings,
+        outline_source="config" if config.project.outline else "planner",
+        paths={name: str(path) for name, path in {**paths, **reports}.items()},
+        chapter_outcomes=outcomes,
+        budget=budget,
+    )
+
+
+def _write_reports(
+    folder: RunFolder,
+    summary: RunSummary,
+    findings: list[ContinuityFinding],
+    client: MeteredClient,
+    manager: StateManager,
+    config: ProjectConfig,
+) -> None:
+    folder.write_json("findings.json", [f.model_dump(mode="json") for f in findings])
+    metrics = _metrics(summary, client, manager)
+    metrics["state_thresholds"] = config.state.thresholds.model_dump(mode="json")
+    folder.write_json("metrics.json", metrics)
+    folder.write_json(SUMMARY_FILE, summary.model_dump(mode="json"))
+
+
+def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) -> dict[str, Any]:
+    calls = [
+        {**asdict(call), "usage": call.usage.model_dump()}
+        for call in sorted(client.calls, key=lambda c: (c.session, c.started_s))
+    ]
+    return {
+        "run_id": summary.run_id,
+        "wall_s": summary.wall_s,
+        "state": manager.metrics.snapshot(),
+        "state_detail": manager.metrics.detail(),
+        # Model call times are on the client's clock, state times on the store's: the offset.
+        "clock": {"llm_minus_state_s": _clock_offset(client, manager)},
+        "llm": {
+            "calls": calls,
+            "usage": summary.usage.model_dump(),
+            "critical_path_calls": client.critical_path,
+        },
+        "chapters": [o.model_dump(mode="json") for o in summary.chapter_outcomes],
+    }
+
+
+def _clock_offset(client: MeteredClient, manager: StateManager) -> float:
+    """Seconds from the store's metrics origin (monotonic) to the client's (perf_counter)."""
+    now_mono, now_perf = time.monotonic(), time.perf_counter()
+    return round((client.origin - now_perf) - (manager.metrics.started - now_mono), 6)
+
+
+def read_summary(run_dir: Path) -> RunSummary | None:
+    """The summary of a finished run, or None while it runs (or if it died)."""
+    folder = RunFolder(run_dir)
+    if not folder.path(SUMMARY_FILE).exists():
+        return None
+    try:
+        return RunSummary.model_validate(folder.read_json(SUMMARY_FILE))
+    except ValidationError as exc:
+        raise RunFolderError(f"{folder.path(SUMMARY_FILE)} is not a run summary: {exc}") from None
