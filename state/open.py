@@ -10,7 +10,9 @@ from state.backend import Backend
 from state.backends.json_file import JSONFileBackend
 from state.backends.redis import RedisBackend
 from state.backends.sqlite import SQLiteBackend
+from state.errors import StateURLError
 from state.manager import StateManager
+from state.migrate import MigrationReport, OnVerified, migrate
 from state.url import StateURL, parse_state_url
 
 
@@ -57,3 +59,42 @@ async def open_state(
         yield manager
     finally:
         await manager.close()
+
+
+async def migrate_stores(
+    source: StateURL,
+    destination: StateURL,
+    *,
+    force: bool = False,
+    on_verified: OnVerified | None = None,
+) -> MigrationReport:
+    """Open both stores, copy ``source`` into ``destination`` and verify (see ``migrate``)."""
+    src = make_backend(source, create=False)
+    dst = make_backend(destination)
+    await src.open()
+    try:
+        await dst.open()
+        try:
+            return await migrate(
+                src,
+                dst,
+                source_url=source.full(),
+                destination_url=destination.full(),
+                force=force,
+                on_verified=on_verified,
+            )
+        finally:
+            await dst.close()
+    finally:
+        await src.close()
+
+
+async def drop_store(url: str) -> None:
+    """Delete a Redis store's namespace from its server (a benchmark's scratch store)."""
+    backend = make_backend(parse_state_url(url))
+    if not isinstance(backend, RedisBackend):
+        raise StateURLError(url, "only a Redis store can be dropped; delete the file instead")
+    try:
+        await backend.drop()
+    finally:
+        await backend.close()

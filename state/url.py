@@ -17,12 +17,27 @@ from typing import Any, cast
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from state.backend import DURABILITY_LEVELS, Durability
-from state.backends.redis_url import RedisAddress, parse_redis_address, redact
+from state.backends.redis_url import (
+    RedisAddress,
+    parse_redis_address,
+    redact,
+    with_default_namespace,
+    without_password,
+)
 from state.errors import StateURLError
 
 SCHEMES: tuple[str, ...] = ("json", "sqlite", "redis", "rediss")
 REDIS_SCHEMES: tuple[str, ...] = ("redis", "rediss")
 FUTURE_SCHEMES: dict[str, str] = {}
+__all__ = [
+    "RedisAddress",
+    "StateURL",
+    "parse_state_url",
+    "redact",
+    "with_default_namespace",
+    "without_password",
+]
+
 _FILE_OPTIONS = ("durability", "lock_timeout", "allow_network_fs")
 _REDIS_OPTIONS = ("durability", "lock_timeout", "namespace", "lease", "reconnect")
 

@@ -27,9 +27,7 @@ from orchestrator.bench.store import (
     seed,
     store_url,
 )
-from state import StateManager, open_state
-from state.metrics import summarize
-from state.migrate import read_all
+from state import StateManager, open_state, read_all, summarize
 
 DEFAULT_P99_MS = 100.0  # state.thresholds.lock_wait_p99_ms by default
 DEFAULT_MIN_OPS_S = 30.0  # state.thresholds.min_throughput_ops_s

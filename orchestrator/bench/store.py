@@ -23,11 +23,7 @@ from typing import Any, Literal
 
 from hdrh.histogram import HdrHistogram
 
-from state import StateManager, open_state
-from state.backends.redis import RedisBackend
-from state.metrics import summarize
-from state.open import make_backend
-from state.url import parse_state_url
+from state import StateManager, drop_store, open_state, summarize
 
 Mode = Literal["tasks", "processes"]
 CHARACTER_NAMES = (
@@ -237,14 +233,4 @@ async def run_bench(config: BenchConfig) -> BenchResult:
             return await run_processes(config, url)
         finally:
             if config.backend == "redis":
-                await drop_redis_store(url)
-
-
-async def drop_redis_store(url: str) -> None:
-    """Delete the benchmark's namespace from the Redis server."""
-    backend = make_backend(parse_state_url(url))
-    assert isinstance(backend, RedisBackend)
-    try:
-        await backend.drop()
-    finally:
-        await backend.close()
+                await drop_store(url)

@@ -28,9 +28,16 @@ from typing import Any
 
 from agents.schemas import ChapterDraft, ChapterJob
 from orchestrator.board.leases import chapter_lease_name
-from state import ApplyResult, Holder, Lease, StateManager
-from state.leases import check_fence, claim_in, lease_key
-from state.transaction import Transaction
+from state import (
+    ApplyResult,
+    Holder,
+    Lease,
+    StateManager,
+    Transaction,
+    check_fence,
+    claim_in,
+    lease_key,
+)
 
 JOBS = "jobs/"
 SPECS = "jobspecs/"

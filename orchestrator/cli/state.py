@@ -10,7 +10,7 @@ import click
 
 from orchestrator.errors import user_errors
 from orchestrator.ops.migrate_run import destination_url, is_run_folder, migrate_run, migrate_urls
-from state.migrate import MigrationReport
+from state import MigrationReport
 from state.url import parse_state_url
 
 

@@ -13,9 +13,8 @@ import structlog
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder, RunFolderError
 from orchestrator.board.worker import WorkerSettings, work
 from orchestrator.errors import EXIT_FAILED, user_errors
-from state.backends.redis_url import with_default_namespace
 from state.errors import StoreUnreachableError
-from state.url import parse_state_url
+from state.url import parse_state_url, with_default_namespace
 
 log = structlog.get_logger("orchestrator.board.worker")
 

@@ -26,9 +26,8 @@ from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderErro
 from orchestrator.artifacts.manifest import MANIFEST_FILE, ManifestError, verify
 from orchestrator.project.config import load_config
 from orchestrator.project.problems import ConfigError
-from state import StateError, StateManager, open_state
+from state import HealthCheck, StateError, StateManager, open_state
 from state.atomic import stale_temp_files
-from state.backend import HealthCheck
 from state.url import parse_state_url
 
 MIN_FREE_MB = 100

@@ -12,12 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder
-from state.backends.redis_url import with_default_namespace
+from state import MigrationReport, migrate_stores
 from state.errors import MigrationError
-from state.migrate import MigrationReport, migrate
 from state.models import utcnow
-from state.open import make_backend
-from state.url import StateURL, parse_state_url
+from state.url import StateURL, parse_state_url, with_default_namespace
 
 
 def is_run_folder(source: str) -> bool:
@@ -37,29 +35,12 @@ async def migrate_urls(
     source: StateURL, destination: StateURL, force: bool, run: RunFolder | None = None
 ) -> MigrationReport:
     """Copy ``source`` to ``destination`` and verify; switch ``run`` (if given) to the copy."""
-    src = make_backend(source, create=False)
-    dst = make_backend(destination)
-    await src.open()
-    try:
-        await dst.open()
-        try:
 
-            async def switch() -> None:
-                if run is not None:
-                    point_run_at(run, destination.full())
+    async def switch() -> None:
+        if run is not None:
+            point_run_at(run, destination.full())
 
-            return await migrate(
-                src,
-                dst,
-                source_url=source.full(),
-                destination_url=destination.full(),
-                force=force,
-                on_verified=switch,
-            )
-        finally:
-            await dst.close()
-    finally:
-        await src.close()
+    return await migrate_stores(source, destination, force=force, on_verified=switch)
 
 
 def point_run_at(run: RunFolder, url: str) -> None:

@@ -37,10 +37,9 @@ from orchestrator.project.problems import (
     Loc,
     problems_from,
 )
-from state.backends.redis_url import without_password
 from state.errors import StateURLError
 from state.models import CharacterState, StoryState
-from state.url import parse_state_url
+from state.url import parse_state_url, without_password
 
 AgentName = Literal["planner", "writer", "editor"]
 

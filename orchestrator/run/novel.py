@@ -48,8 +48,7 @@ from orchestrator.run.store_watch import StoreWatch
 from orchestrator.run.summary import ChapterOutcome, RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
-from state.backends.redis_url import with_default_namespace
-from state.url import parse_state_url
+from state.url import parse_state_url, with_default_namespace
 
 
 @dataclass(frozen=True, slots=True)

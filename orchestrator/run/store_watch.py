@@ -23,14 +23,18 @@ import structlog
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.ops.migrate_run import point_run_at
 from orchestrator.project.config import Thresholds
-from state import StateManager
-from state.backends.redis_url import with_default_namespace
+from state import (
+    Limits,
+    StateManager,
+    ThresholdMonitor,
+    WindowFigures,
+    migrate_online,
+    public_url,
+    recommended_backend,
+)
 from state.errors import StateError
-from state.migrate import public_url
-from state.migrate_online import migrate_online
 from state.models import utcnow
-from state.thresholds import Limits, ThresholdMonitor, WindowFigures, recommended_backend
-from state.url import StateURL, parse_state_url
+from state.url import StateURL, parse_state_url, with_default_namespace
 
 log = structlog.get_logger("orchestrator.state")
 
