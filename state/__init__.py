@@ -19,7 +19,7 @@ from state.leases import Holder, Lease, LeaseLostError, check_fence, claim_in, l
 from state.manager import StateManager
 from state.metrics import summarize
 from state.migrate import MigrationReport, public_url, read_all
-from state.migrate_online import migrate_online
+from state.migrate_live import migrate_online
 from state.models import (
     ApplyResult,
     ChapterRecord,

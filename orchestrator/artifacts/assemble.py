@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.schemas import ProjectBrief
-from orchestrator.artifacts.book import Book, BookChapter, chapter_markdown, manuscript_markdown
+from orchestrator.artifacts.book import Book, chapter_markdown, manuscript_markdown
 from orchestrator.artifacts.epub import epub_bytes
 from orchestrator.artifacts.folder import RunFolder
-from orchestrator.run.schedule import Schedule
 from state.atomic import fsync_dir, replace_file
 
 MANUSCRIPT_MD = "manuscript.md"
 MANUSCRIPT_EPUB = "manuscript.epub"
-
-
-def book_of(brief: ProjectBrief, run_id: str, schedule: Schedule) -> Book:
-    """The book as the kept attempts of its chapters make it (failed chapters left out)."""
-    chapters = tuple(
-        BookChapter(number, slot.kept.title, slot.kept.text)
-        for number, slot in sorted(schedule.slots.items())
-        if slot.kept is not None
-    )
-    return Book(
-        title=brief.title,
-        language=brief.language,
-        identifier=run_id,
-        genre=brief.genre,
-        premise=brief.premise.strip(),
-        chapters=chapters,
-        generated=datetime.now(UTC).replace(microsecond=0),
-    )
 
 
 def assemble(folder: RunFolder, book: Book) -> dict[str, Path]:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.schemas import ChapterDraft, ChapterJob
-from orchestrator.board.leases import chapter_lease_name
 from state import (
     ApplyResult,
     Holder,
@@ -44,6 +43,11 @@ SPECS = "jobspecs/"
 OUTCOMES = "outcomes/"
 WORKERS = "workers/"
 HEARTBEAT_S = 2.0  # how often a joined worker says it is alive; after three missed it is gone
+
+
+def chapter_lease_name(chapter: int) -> str:
+    """The lease a writer holds while it writes ``chapter``."""
+    return f"chapter-{chapter:06d}"
 
 
 def job_key(chapter: int) -> str:

@@ -29,10 +29,6 @@ log = structlog.get_logger("orchestrator.leases")
 Emit = Callable[..., None]
 
 
-def chapter_lease_name(chapter: int) -> str:
-    return f"chapter-{chapter:06d}"
-
-
 class ChapterLeases:
     """The chapter leases of one process, and the task that keeps them alive."""
 

@@ -29,8 +29,8 @@ from agents.errors import AgentFailedError, ModelCallError
 from agents.prompts import PromptLibrary
 from agents.writer import ChapterWriter
 from orchestrator.artifacts.folder import RunFolderError
-from orchestrator.board.jobs import HEARTBEAT_S, Claim, JobBoard, Outcome
-from orchestrator.board.leases import ChapterLeases, chapter_lease_name
+from orchestrator.board.jobs import HEARTBEAT_S, Claim, JobBoard, Outcome, chapter_lease_name
+from orchestrator.board.leases import ChapterLeases
 from orchestrator.project.clients import make_client
 from orchestrator.project.config import (
     ProjectConfig,

@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from orchestrator.run.summary import RunSummary
+from orchestrator.run.summary import RunSummary, numbers_text, render_summary
 
 TokenCount = Callable[[], int]
 
@@ -227,50 +227,14 @@ def describe(event: str, fields: dict[str, Any]) -> str:
         return f"continuity pass: {fields['findings']} findings"
     if event == "budget_stopped":
         stopped = (
-            [f"chapters {_numbers(fields['chapters'])} not started"] if fields["chapters"] else []
+            [f"chapters {numbers_text(fields['chapters'])} not started"]
+            if fields["chapters"]
+            else []
         )
         if fields["revisions"]:
-            stopped.append(f"revisions of chapters {_numbers(fields['revisions'])} not made")
+            stopped.append(f"revisions of chapters {numbers_text(fields['revisions'])} not made")
         return f"{fields['reason']}: {'; '.join(stopped)}"
     return event
-
-
-def render_summary(summary: RunSummary) -> str:
-    """The short summary printed at the end of a run (and by ``orchestrator status``)."""
-    usage = summary.usage
-    failed = ", ".join(str(n) for n in summary.failed) or "none"
-    lines = [
-        f"{summary.title}: {summary.written}/{summary.chapters} chapters written "
-        f"({summary.revised} revised, failed: {failed}), {summary.words:,} words, "
-        f"{summary.wall_s:.1f} s",
-        f"  model calls {summary.model_calls} (critical path {summary.critical_path_calls}), "
-        f"tokens in {usage.input_tokens:,} out {usage.output_tokens:,} "
-        f"cache write {usage.cache_write_tokens:,} read {usage.cache_read_tokens:,}, "
-        f"cost ${usage.cost_usd:.4f}",
-        *_budget_lines(summary),
-        f"  continuity findings {len(summary.findings)}",
-    ]
-    lines += [f"    ch {f.chapter} {f.kind}: {f.detail}" for f in summary.findings[:5]]
-    if len(summary.findings) > 5:
-        lines.append(f"    ... and {len(summary.findings) - 5} more in findings.json")
-    lines += [f"  {name:<12}{path}" for name, path in summary.paths.items()]
-    return "\n".join(lines)
-
-
-def _numbers(numbers: list[int]) -> str:
-    return ", ".join(str(n) for n in numbers)
-
-
-def _budget_lines(summary: RunSummary) -> list[str]:
-    budget = summary.budget
-    if budget is None:
-        return []
-    line = f"  budget ${budget.limit_usd:.4f}: spent ${budget.spent_usd:.4f}"
-    if budget.not_started:
-        line += f", stopped before chapters {_numbers(budget.not_started)}"
-    elif budget.stopped:
-        line += ", stopped before the revisions still to make"
-    return [line]
 
 
 def make_display(*, quiet: bool, as_json: bool, tokens: TokenCount) -> Display:

@@ -34,8 +34,8 @@ from agents.schemas import ChapterDraft, ChapterJob, ContinuityFinding, Outline,
 from agents.writer import ChapterWriter
 from orchestrator.artifacts.book import BookChapter, chapter_markdown
 from orchestrator.artifacts.folder import RunFolder
-from orchestrator.board.jobs import HEARTBEAT_S, JobBoard, Outcome
-from orchestrator.board.leases import ChapterLeases, chapter_lease_name
+from orchestrator.board.jobs import HEARTBEAT_S, JobBoard, Outcome, chapter_lease_name
+from orchestrator.board.leases import ChapterLeases
 from orchestrator.run.contradictions import revision_notes, unresolved_findings
 from orchestrator.run.frontier import StoryFrontier
 from orchestrator.run.restore import RestoredChapter

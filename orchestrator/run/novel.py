@@ -24,8 +24,9 @@ from agents.clients.base import Usage
 from agents.clients.journal import JOURNAL_FILE
 from agents.clients.metered import MeteredClient
 from agents.render import render_plan_outline
-from agents.schemas import ContinuityFinding, Outline
-from orchestrator.artifacts.assemble import assemble, book_of
+from agents.schemas import ContinuityFinding, Outline, ProjectBrief
+from orchestrator.artifacts.assemble import assemble
+from orchestrator.artifacts.book import Book, BookChapter
 from orchestrator.artifacts.folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
 from orchestrator.ops.doctor import ensure_disk_space
@@ -337,6 +338,24 @@ async def _store_outline(folder: RunFolder, manager: StateManager, outline: Outl
     folder.write_json("outline.json", data)
     folder.write_text(
         "outline.md", f"# {outline.title}\n\n{render_plan_outline(outline.chapters)}\n"
+    )
+
+
+def book_of(brief: ProjectBrief, run_id: str, schedule: Schedule) -> Book:
+    """The book as the kept attempts of its chapters make it (failed chapters left out)."""
+    chapters = tuple(
+        BookChapter(number, slot.kept.title, slot.kept.text)
+        for number, slot in sorted(schedule.slots.items())
+        if slot.kept is not None
+    )
+    return Book(
+        title=brief.title,
+        language=brief.language,
+        identifier=run_id,
+        genre=brief.genre,
+        premise=brief.premise.strip(),
+        chapters=chapters,
+        generated=datetime.now(UTC).replace(microsecond=0),
     )
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.artifacts.folder import RunFolder
-from orchestrator.cli.display import render_summary
 from orchestrator.run.novel import read_summary
-from orchestrator.run.summary import RunSummary
+from orchestrator.run.summary import RunSummary, render_summary
 from state import open_state
 
 

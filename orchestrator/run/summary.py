@@ -66,3 +66,42 @@ class RunSummary(BaseModel):
     def exit_code(self) -> int:
         """0 when every chapter is written, 1 when some failed (the others are kept)."""
         return 1 if self.failed else 0
+
+
+def render_summary(summary: RunSummary) -> str:
+    """The short summary printed at the end of a run (and by ``orchestrator status``)."""
+    usage = summary.usage
+    failed = ", ".join(str(n) for n in summary.failed) or "none"
+    lines = [
+        f"{summary.title}: {summary.written}/{summary.chapters} chapters written "
+        f"({summary.revised} revised, failed: {failed}), {summary.words:,} words, "
+        f"{summary.wall_s:.1f} s",
+        f"  model calls {summary.model_calls} (critical path {summary.critical_path_calls}), "
+        f"tokens in {usage.input_tokens:,} out {usage.output_tokens:,} "
+        f"cache write {usage.cache_write_tokens:,} read {usage.cache_read_tokens:,}, "
+        f"cost ${usage.cost_usd:.4f}",
+        *_budget_lines(summary),
+        f"  continuity findings {len(summary.findings)}",
+    ]
+    lines += [f"    ch {f.chapter} {f.kind}: {f.detail}" for f in summary.findings[:5]]
+    if len(summary.findings) > 5:
+        lines.append(f"    ... and {len(summary.findings) - 5} more in findings.json")
+    lines += [f"  {name:<12}{path}" for name, path in summary.paths.items()]
+    return "\n".join(lines)
+
+
+def numbers_text(numbers: list[int]) -> str:
+    """``1, 2, 5``: chapter numbers as a summary line lists them."""
+    return ", ".join(str(n) for n in numbers)
+
+
+def _budget_lines(summary: RunSummary) -> list[str]:
+    budget = summary.budget
+    if budget is None:
+        return []
+    line = f"  budget ${budget.limit_usd:.4f}: spent ${budget.spent_usd:.4f}"
+    if budget.not_started:
+        line += f", stopped before chapters {numbers_text(budget.not_started)}"
+    elif budget.stopped:
+        line += ", stopped before the revisions still to make"
+    return [line]

@@ -16,7 +16,7 @@ import state
 from state import StateManager
 from state.errors import MigrationError, StoreMigratedError
 from state.migrate import digest_of, migrate
-from state.migrate_online import migrate_online
+from state.migrate_live import migrate_online
 from state.open import connect
 from tests.conftest import BACKENDS, BackendSpec
 from tests.support import INITIAL, delta, feel, move

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.board.leases import chapter_lease_name
+from orchestrator.board.jobs import chapter_lease_name
 from state import Holder, open_state
 from tests.run.conftest import RunBook
 
