@@ -234,3 +234,22 @@ async def run_bench(config: BenchConfig) -> BenchResult:
         finally:
             if config.backend == "redis":
                 await drop_store(url)
+
+
+def format_result(result: BenchResult) -> str:
+    """The benchmark's figures as lines for a terminal."""
+    wait, hold = result.lock_wait, result.hold
+    return "\n".join(
+        [
+            f"backend {result.backend} ({result.durability}), {result.writers} writers as "
+            f"{result.mode}, {result.ops_per_writer} transactions each",
+            f"  committed      {result.committed} in {result.elapsed_s:.2f} s = "
+            f"{result.tx_per_s:,.0f} transactions/s",
+            f"  lock wait ms   p50 {wait.get('p50_ms')}  p95 {wait.get('p95_ms')}  "
+            f"p99 {wait.get('p99_ms')}  p99.9 {wait.get('p99.9_ms')}  max {wait.get('max_ms')}",
+            f"  hold ms        p50 {hold.get('p50_ms')}  p99 {hold.get('p99_ms')}  "
+            f"max {hold.get('max_ms')}",
+            f"  lost updates   {result.lost_updates}",
+            f"  state size     {result.state_bytes:,} bytes",
+        ]
+    )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import structlog
+
+# The console level the root command was given; a run keeps it when it adds its log file.
+LOG_LEVEL: ContextVar[str] = ContextVar("log_level", default="warning")
 
 SECRET_FIELDS = frozenset({"api_key", "authorization", "x-api-key", "password"})
 

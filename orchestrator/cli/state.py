@@ -1,20 +1,28 @@
-"""``orchestrator state migrate``: registered on the ``state`` group by ``cli.py``."""
+"""``orchestrator state``: look into a store, migrate it, rewind a run to before a chapter."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
+from orchestrator.artifacts.folder import RunFolder
 from orchestrator.errors import user_errors
 from orchestrator.ops.migrate_run import destination_url, is_run_folder, migrate_run, migrate_urls
-from state import MigrationReport
+from orchestrator.ops.rewind import rewind_run
+from state import MigrationReport, open_state
 from state.url import parse_state_url
 
 
-@click.command("migrate")
+@click.group("state")
+def state_group() -> None:
+    """Inspect or migrate a state store (json:///path, sqlite:///path)."""
+
+
+@state_group.command("migrate")
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST_URL")
 @click.option(
@@ -57,3 +65,63 @@ def describe(report: MigrationReport, source: str) -> str:
     else:
         lines.append("  backup    the source is kept but could not be marked read-only")
     return "\n".join(lines)
+
+
+@state_group.command("snapshot")
+@click.argument("url")
+@click.option(
+    "--as-of-chapter",
+    type=click.IntRange(1),
+    default=None,
+    help="The state as the chapters before this one left it.",
+)
+@user_errors
+def state_snapshot(url: str, as_of_chapter: int | None) -> None:
+    """Print the story state as JSON."""
+
+    async def read() -> dict[str, Any]:
+        async with open_state(url, create=False) as manager:
+            return (await manager.snapshot(as_of_chapter)).model_dump(mode="json")
+
+    click.echo(json.dumps(asyncio.run(read()), indent=2, ensure_ascii=False))
+
+
+@state_group.command("history")
+@click.argument("url")
+@click.option("--chapter", type=click.IntRange(1), default=None, help="Only this chapter.")
+@click.option("--key", default=None, help="Only changes to this document, e.g. characters/Mara.")
+@user_errors
+def state_history(url: str, chapter: int | None, key: str | None) -> None:
+    """Print the committed deltas, one JSON object per line."""
+
+    async def read() -> list[str]:
+        async with open_state(url, create=False) as manager:
+            events = await manager.history(chapter=chapter, key=key)
+            return [e.model_dump_json() for e in events]
+
+    for line in asyncio.run(read()):
+        click.echo(line)
+
+
+@state_group.command("rollback")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--to-chapter",
+    type=click.IntRange(1),
+    required=True,
+    help="Rewind to the state before this chapter; it and later chapters are written again.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def state_rollback(run_dir: Path, to_chapter: int, as_json: bool) -> None:
+    """Rewind a run's story state to before a chapter, so it can be rewritten (by resume).
+
+    The book's files from that chapter on move to superseded/; drafts stay.
+    """
+    folder = RunFolder.existing(run_dir)
+    folder.lock()
+    try:
+        result = asyncio.run(rewind_run(folder, to_chapter))
+    finally:
+        folder.unlock()
+    click.echo(json.dumps(result.to_dict()) if as_json else result.render())

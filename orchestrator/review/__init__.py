@@ -1,1 +1,3 @@
-"""orchestrator.review.review."""
+"""A run's figures for review: the review document, its exports (JSON, CSV,
+Prometheus text) and the self-contained HTML report with its charts.
+"""

@@ -1,0 +1,176 @@
+"""``run``, ``resume``, ``status`` and ``verify``: writing a book and looking at a run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from agents.clients.metered import MeteredClient
+from orchestrator.artifacts.folder import RunFolder, new_run_id
+from orchestrator.artifacts.manifest import verify
+from orchestrator.cli import logs
+from orchestrator.cli.display import Display, make_display
+from orchestrator.errors import EXIT_FAILED, resumable_stop, user_errors
+from orchestrator.project.clients import make_client
+from orchestrator.project.config import load_config
+from orchestrator.run.novel import RunRequest, resume_novel, run_novel
+from orchestrator.run.status import run_status
+from orchestrator.run.summary import RunSummary
+from state import StateError
+
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_output_options(func: F) -> F:
+    """``--quiet`` and ``--json``, as ``run`` and ``resume`` take them."""
+    func = click.option(
+        "--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines."
+    )(func)
+    return click.option("--quiet", is_flag=True, help="Print only the run folder at the end.")(func)
+
+
+@click.command("run")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The run folder (default: runs/<run-id> beside the project file).",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Go on with the run in this folder instead (same as `orchestrator resume RUN`).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override one field of the project file, e.g. --set llm.latency_ms=500 (repeatable).",
+)
+@run_output_options
+@user_errors
+def run(
+    config_path: Path | None,
+    run_dir: Path | None,
+    resume_dir: Path | None,
+    overrides: tuple[str, ...],
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Plan, write and assemble the novel a project file describes.
+
+    Exit 0 when every chapter is written, 1 when some failed (the others are
+    kept), 2 for bad input, 130 when interrupted (resume it later).
+    """
+    if resume_dir is not None:
+        if config_path is not None or overrides or run_dir is not None:
+            raise click.UsageError("--resume takes the run folder only (its config is in it)")
+        _resume(resume_dir, quiet, as_json)
+        return
+    if config_path is None:
+        raise click.UsageError("give the project file (CONFIG), or --resume RUN")
+    config = load_config(config_path, overrides)
+    client = MeteredClient(make_client(config, str(config_path)))
+    run_id = run_dir.name if run_dir else new_run_id(config.project.title)
+    folder = RunFolder.create(run_dir or config_path.parent / "runs" / run_id)
+    folder.lock()
+    request = RunRequest(config=config, config_path=config_path, folder=folder)
+    _execute(folder, client, quiet, as_json, lambda d: run_novel(request, d, client))
+
+
+@click.command("resume")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@run_output_options
+@user_errors
+def resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
+    """Go on with a run that died: committed chapters are kept, the rest written.
+
+    Chapters in flight when it died are redone; no delta is applied twice.
+    """
+    _resume(run_dir, quiet, as_json)
+
+
+def _resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
+    folder = RunFolder.existing(run_dir)
+    folder.lock()
+    config = load_config(folder.path("config.yaml"))
+    client = MeteredClient(make_client(config, str(folder.path("config.yaml"))))
+    _execute(folder, client, quiet, as_json, lambda d: resume_novel(folder, d, client))
+
+
+def _execute(
+    folder: RunFolder,
+    client: MeteredClient,
+    quiet: bool,
+    as_json: bool,
+    start: Callable[[Display], Coroutine[Any, Any, RunSummary]],
+) -> None:
+    """Run ``start`` with logs in the run folder and a display; exit with the run's code."""
+    logs.configure(level=logs.LOG_LEVEL.get(), json_file=folder.log_path)
+    display = make_display(quiet=quiet, as_json=as_json, tokens=lambda: _tokens(client))
+    try:
+        summary = asyncio.run(_closing(client, start(display)))
+    except KeyboardInterrupt:
+        display.close()
+        click.echo(f"interrupted: resume with `orchestrator resume {folder.root}`", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except (OSError, StateError) as exc:
+        message = resumable_stop(exc, folder.root)
+        if message is None:
+            raise
+        display.close()
+        click.echo(message, err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    finally:
+        display.close()
+        folder.unlock()
+    display.finish(summary)
+    raise SystemExit(summary.exit_code)
+
+
+async def _closing(client: MeteredClient, work: Coroutine[Any, Any, RunSummary]) -> RunSummary:
+    try:
+        return await work
+    finally:
+        await client.aclose()  # in the loop that opened its connections
+
+
+def _tokens(client: MeteredClient) -> int:
+    usage = client.usage()
+    return usage.input_tokens + usage.output_tokens + usage.cache_read_tokens
+
+
+@click.command("status")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def status(run_dir: Path, as_json: bool) -> None:
+    """Show how a run stands: finished (its summary) or still running / interrupted."""
+    report = asyncio.run(run_status(run_dir))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        click.echo(report.render())
+
+
+@click.command("verify")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def verify_run(run_dir: Path, as_json: bool) -> None:
+    """Recompute every artifact's SHA-256 against MANIFEST.json; exit 1 on any mismatch."""
+    result = verify(RunFolder.existing(run_dir))
+    click.echo(json.dumps(result.to_dict()) if as_json else result.render())
+    if not result.ok:
+        raise SystemExit(1)
