@@ -25,11 +25,11 @@ import structlog
 import yaml
 
 from agents.clients.metered import MeteredClient
-from agents.errors import AgentFailedError, ModelCallError
 from agents.prompts import PromptLibrary
 from agents.writer import ChapterWriter
 from orchestrator.artifacts.folder import RunFolderError
-from orchestrator.board.jobs import HEARTBEAT_S, Claim, JobBoard, Outcome, chapter_lease_name
+from orchestrator.board.attempt import Failed, Lost, Ship, write_attempt
+from orchestrator.board.jobs import HEARTBEAT_S, Claim, JobBoard, chapter_lease_name
 from orchestrator.board.leases import ChapterLeases
 from orchestrator.project.clients import make_client
 from orchestrator.project.config import (
@@ -39,7 +39,7 @@ from orchestrator.project.config import (
     parse_config,
     project_brief,
 )
-from state import Holder, LeaseLostError, StateError, StateManager, open_state
+from state import Holder, StateError, StateManager, open_state
 from state.errors import StoreMigratedError
 from state.url import parse_state_url
 
@@ -218,35 +218,26 @@ class _Worker:
     async def _write(self, leases: ChapterLeases, claim: Claim) -> None:
         assert claim.lease is not None
         assert claim.job is not None
-        job, lease = claim.job, claim.lease
-        number, attempt, me = job.plan.number, job.attempt, leases.holder.label()
+        number, attempt = claim.job.plan.number, claim.job.attempt
         self.emit("chapter_started", chapter=number, attempt=attempt)
-        try:
-            draft = await self.writer.write(job)
-            calls = self.client.calls_of(number, attempt)
-            await self.board.commit(draft, lease, Outcome(number, attempt, me, draft, None, calls))
-        except LeaseLostError as exc:
+        result = await write_attempt(
+            self.writer,
+            self.board,
+            leases,
+            claim.job,
+            claim.lease,
+            ship=Ship(self.client.calls_of),
+        )
+        if isinstance(result, Lost):
             self.report.lost.append((number, attempt))
-            self.emit("lease_lost", chapter=number, attempt=attempt, error=str(exc))
-            return
-        except (AgentFailedError, ModelCallError) as exc:
-            calls = self.client.calls_of(number, attempt)
-            try:
-                await self.board.fail(lease, Outcome(number, attempt, me, None, str(exc), calls))
-            except LeaseLostError:
-                self.report.lost.append((number, attempt))
-                return
+            self.emit("lease_lost", chapter=number, attempt=attempt, error=result.error)
+        elif isinstance(result, Failed):
             self.report.failed.append((number, attempt))
-            self.emit("chapter_failed", chapter=number, attempt=attempt, error=str(exc))
-            return
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await leases.release(number)
-            raise
-        finally:
-            leases.committed(number)
-        self.report.written.append((number, attempt))
-        self.emit("chapter_committed", chapter=number, attempt=attempt, words=draft.word_count)
+            self.emit("chapter_failed", chapter=number, attempt=attempt, error=result.error)
+        else:
+            self.report.written.append((number, attempt))
+            words = result.draft.word_count
+            self.emit("chapter_committed", chapter=number, attempt=attempt, words=words)
 
     async def _heartbeat(self, leases: ChapterLeases) -> None:
         while True:

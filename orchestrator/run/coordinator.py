@@ -15,7 +15,6 @@ bookkeeping, so there are no locks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from agents.schemas import ChapterDraft, ChapterJob, ContinuityFinding, Outline,
 from agents.writer import ChapterWriter
 from orchestrator.artifacts.book import BookChapter, chapter_markdown
 from orchestrator.artifacts.folder import RunFolder
+from orchestrator.board.attempt import Committed, Failed, Lost, write_attempt
 from orchestrator.board.jobs import HEARTBEAT_S, JobBoard, Outcome, chapter_lease_name
 from orchestrator.board.leases import ChapterLeases
 from orchestrator.run.contradictions import revision_notes, unresolved_findings
@@ -41,7 +41,7 @@ from orchestrator.run.frontier import StoryFrontier
 from orchestrator.run.restore import RestoredChapter
 from orchestrator.run.schedule import ChapterSlot, Mode, Schedule
 from orchestrator.run.spending import SpendingLimit
-from state import ChapterRecord, Lease, LeaseLostError, StateManager, StoryState
+from state import ChapterRecord, Lease, StateManager, StoryState
 
 log = structlog.get_logger("orchestrator.run.novel")
 
@@ -68,16 +68,6 @@ class Scheduling:
     max_attempts: int = 3
     lease_s: float = 120.0
     poll_s: float = 0.1  # how often outcomes of jobs written elsewhere are looked for
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    draft: ChapterDraft
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,39 +334,16 @@ class Coordinator:
         )
 
     async def _attempt(self, job: ChapterJob, lease: Lease) -> Committed | Failed | Elsewhere:
-        """One attempt under the chapter's lease, taken with its job: write, make the draft
-        durable, then commit its delta (fenced by the lease, which the commit releases)."""
+        """One attempt under the chapter's lease (``board.attempt``); its draft is kept in the
+        run folder before the commit."""
         assert self._leases is not None
-        number = job.plan.number
-        done = Outcome(number, job.attempt, self._leases.holder.label())
-        try:
-            draft = await self.writer.write(job)
+
+        async def keep(draft: ChapterDraft) -> None:
             await asyncio.to_thread(self._keep_draft, draft)
-            # Conflicts are the frontier's to judge (in chapter order), not apply's result.
-            await self.board.commit(draft, lease, done)
-        except LeaseLostError:
-            # Its lease ran out and another writer took the job over: that writer's
-            # outcome is the attempt's.
-            self._leases.committed(number)
-            return Elsewhere(None)
-        except (AgentFailedError, ModelCallError) as exc:
-            try:
-                await self.board.fail(
-                    lease, Outcome(number, job.attempt, done.writer, error=str(exc))
-                )
-            except LeaseLostError:
-                return Elsewhere(None)
-            finally:
-                self._leases.committed(number)
-            return Failed(str(exc))
-        except BaseException:
-            # Cancelled (the run is stopping) or a write failed: give the chapter up if the
-            # store still takes writes; if not, the lease is stale once this process ends.
-            with contextlib.suppress(Exception):
-                await self._leases.release(number)
-            raise
-        self._leases.committed(number)
-        return Committed(draft)
+
+        result = await write_attempt(self.writer, self.board, self._leases, job, lease, keep=keep)
+        # A lost lease: another writer took the job over; its outcome is the attempt's.
+        return Elsewhere(None) if isinstance(result, Lost) else result
 
     async def _settle(
         self, slot: ChapterSlot, outcome: Committed | Failed, frontier: StoryFrontier
