@@ -27,6 +27,7 @@ from orchestrator.artifacts.book import (
     chapter_count_text,
     chapter_heading,
     contents_heading,
+    is_chinese,
 )
 
 MIMETYPE = "application/epub+zip"
@@ -41,6 +42,9 @@ _ZIP_FILE_MODE = 0o100644 << 16
 # Control characters (other than tab and newlines), lone surrogates and the two
 # non-characters are not allowed anywhere in an XML 1.0 document.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Stands in for a title that is blank once cleaned (the project file allows "   "):
+# epubcheck rejects an empty dc:title, an empty <title> and a nav link without text.
+_UNTITLED = {"en": "Untitled", "zh": "无题"}
 
 _CONTAINER = """\
 <?xml version="1.0" encoding="UTF-8"?>
@@ -160,14 +164,24 @@ def _add(
     archive.writestr(info, content.encode("utf-8"))
 
 
+def _clean(value: str) -> str:
+    """Book text without the characters XML 1.0 cannot hold."""
+    return _XML_INVALID.sub("", value)
+
+
 def _text(value: str) -> str:
     """Book text made safe for XML character data."""
-    return escape(_XML_INVALID.sub("", value))
+    return escape(_clean(value))
 
 
 def _attr(value: str) -> str:
     """Book text made safe for a double-quoted XML attribute."""
-    return escape(_XML_INVALID.sub("", value), {'"': "&quot;"})
+    return escape(_clean(value), {'"': "&quot;"})
+
+
+def _title(book: Book) -> str:
+    """The title the EPUB shows: never blank, which epubcheck would reject."""
+    return _clean(book.title).strip() or _UNTITLED["zh" if is_chinese(book.language) else "en"]
 
 
 def _uid(book: Book) -> str:
@@ -180,7 +194,7 @@ def _toc_entries(book: Book) -> list[tuple[str, str]]:
     The title page leads so the nav's list and the NCX's navMap are never
     empty, which both formats forbid, even for a book without chapters.
     """
-    entries = [(book.title, "title.xhtml")]
+    entries = [(_title(book), "title.xhtml")]
     entries.extend((chapter_heading(c, book.language), chapter_filename(c)) for c in book.chapters)
     return entries
 
@@ -197,13 +211,14 @@ def _opf(book: Book) -> str:
 def _metadata(book: Book) -> list[str]:
     lines = [
         f'<dc:identifier id="book-id">{_text(_uid(book))}</dc:identifier>',
-        f"<dc:title>{_text(book.title)}</dc:title>",
+        f"<dc:title>{_text(_title(book))}</dc:title>",
         f"<dc:language>{_text(book.language)}</dc:language>",
     ]
-    if book.genre.strip():
-        lines.append(f"<dc:subject>{_text(book.genre.strip())}</dc:subject>")
-    if book.premise.strip():
-        lines.append(f"<dc:description>{_text(book.premise.strip())}</dc:description>")
+    # Optional elements are left out rather than written empty, which epubcheck rejects.
+    if genre := _clean(book.genre).strip():
+        lines.append(f"<dc:subject>{escape(genre)}</dc:subject>")
+    if premise := _clean(book.premise).strip():
+        lines.append(f"<dc:description>{escape(premise)}</dc:description>")
     lines.append(f'<meta property="dcterms:modified">{modified_timestamp(book)}</meta>')
     return lines
 
@@ -261,19 +276,20 @@ def _ncx(book: Book) -> str:
     return _NCX.format(
         lang=_attr(book.language),
         uid=_attr(_uid(book)),
-        title=_text(book.title),
+        title=_text(_title(book)),
         points=_lines(points, indent=4),
     )
 
 
 def _title_page(book: Book) -> str:
-    lines = [f"<h1>{_text(book.title)}</h1>"]
-    if book.genre.strip():
-        lines.append(f"<p><em>{_text(book.genre.strip())}</em></p>")
+    title = _title(book)
+    lines = [f"<h1>{_text(title)}</h1>"]
+    if genre := _clean(book.genre).strip():
+        lines.append(f"<p><em>{escape(genre)}</em></p>")
     lines.extend(f"<p>{_text(p)}</p>" for p in paragraphs(book.premise))
     lines.append(f"<p>{_text(chapter_count_text(len(book.chapters), book.language))}</p>")
     body = _section('epub:type="titlepage" class="titlepage"', lines)
-    return _XHTML.format(lang=_attr(book.language), title=_text(book.title), body=body)
+    return _XHTML.format(lang=_attr(book.language), title=_text(title), body=body)
 
 
 def _chapter_page(chapter: BookChapter, language: str) -> str:

@@ -296,3 +296,28 @@ def test_more_than_999_chapters_get_longer_names_in_order() -> None:
         "chapter-1000.xhtml",
         "chapter-1001.xhtml",
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "shown"),
+    [("en", "   ", "Untitled"), ("zh", "\x07", "无题"), ("en", " Kept \x00", "Kept")],
+)
+def test_blank_title_gets_a_stand_in(language: str, title: str, shown: str) -> None:
+    # epubcheck rejects an empty dc:title, an empty <title> and a nav link without text.
+    archive = open_epub(make_book(language, title=title))
+    package = parse(archive, "OEBPS/content.opf")
+    assert package.findtext(".//dc:title", None, NS) == shown
+    assert nav_links(archive)[0] == (shown, "title.xhtml")
+    assert ncx_points(archive)[0][0] == shown
+    assert parse(archive, "OEBPS/toc.ncx").findtext("ncx:docTitle/ncx:text", None, NS) == shown
+    page = parse(archive, "OEBPS/title.xhtml")
+    assert page.findtext(".//xhtml:title", None, NS) == shown
+    assert page.findtext(".//xhtml:h1", None, NS) == shown
+
+
+def test_metadata_that_cleans_to_nothing_is_left_out() -> None:
+    archive = open_epub(make_book(genre=" \x07 ", premise="\x1b"))
+    package = parse(archive, "OEBPS/content.opf")
+    assert package.find(".//dc:subject", NS) is None
+    assert package.find(".//dc:description", NS) is None
+    assert parse(archive, "OEBPS/title.xhtml").find(".//xhtml:em", NS) is None
