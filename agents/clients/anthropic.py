@@ -33,12 +33,12 @@ from agents.clients.base import LLMRequest, LLMResponse
 from agents.clients.pricing import PriceTable
 from agents.clients.rate_limiter import RateLimiter
 from agents.clients.retry import (
-    RetrySettings,
     api_message,
     retry_reason,
     retrying,
     server_wait,
 )
+from agents.clients.settings import RetrySettings
 from agents.errors import ModelCallError
 from agents.schemas import WritingBrief
 from agents.tokens import estimate_tokens

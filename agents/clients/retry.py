@@ -27,20 +27,11 @@ import httpx2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from agents.clients.rate_headers import retry_after
+from agents.clients.settings import RetrySettings
 
 RETRY_STATUSES = frozenset({429, 500, 501, 502, 503, 504, 529})
 # An ``error`` event inside a stream arrives after a 200: its type says what it is.
 STREAM_ERROR_STATUS = {"rate_limit_error": 429, "overloaded_error": 529, "api_error": 500}
-
-
-@dataclass(frozen=True, slots=True)
-class RetrySettings:
-    """How hard to try one call (``llm.retry`` in the config)."""
-
-    max_attempts: int = 6
-    initial_wait_s: float = 1.0
-    max_wait_s: float = 60.0
-    max_total_wait_s: float = 300.0
 
 
 def status_of(exc: anthropic.APIStatusError) -> int:

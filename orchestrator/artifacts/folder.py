@@ -28,11 +28,13 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from state import HealthCheck
 from state.atomic import replace_file
 
 RUN_FILE = "run.json"
@@ -41,8 +43,37 @@ SUMMARY_FILE = "summary.json"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
+MIN_FREE_MB = 100  # the free space a run wants before it writes (orchestrator.min_free_mb)
+
+
 class RunFolderError(Exception):
     """The run folder cannot be used: it belongs to another run, or it cannot be written."""
+
+
+class DiskSpaceError(RunFolderError):
+    """Too little free space to start writing."""
+
+
+def disk_check(path: Path, min_free_mb: int) -> HealthCheck:
+    """Free space where ``path`` lives."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as exc:
+        return HealthCheck("disk", False, f"cannot read the free space of {path}: {exc.strerror}")
+    free_mb = usage.free // (1024 * 1024)
+    return HealthCheck(
+        "disk",
+        free_mb >= min_free_mb,
+        f"{free_mb:,} MB free at {path} (want at least {min_free_mb:,} MB)",
+        data={"free_mb": free_mb},
+    )
+
+
+def ensure_disk_space(path: Path, min_free_mb: int = MIN_FREE_MB) -> None:
+    """The quick check before a run writes: refuse to start on a (nearly) full disk."""
+    check = disk_check(path, min_free_mb)
+    if not check.ok:
+        raise DiskSpaceError(f"not starting: {check.detail}; free some space first")
 
 
 def new_run_id(title: str, now: datetime | None = None) -> str:

@@ -7,8 +7,9 @@ import json
 
 import click
 
+from orchestrator.artifacts.folder import MIN_FREE_MB
 from orchestrator.errors import user_errors
-from orchestrator.ops.doctor import MIN_FREE_MB, diagnose
+from orchestrator.ops.doctor import diagnose
 
 
 @click.command("doctor")

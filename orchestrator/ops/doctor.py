@@ -14,7 +14,6 @@ anything: the store opens (which checks its schema and, for SQLite, runs
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,19 +21,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderError
+from orchestrator.artifacts.folder import (
+    MIN_FREE_MB,
+    SUMMARY_FILE,
+    RunFolder,
+    RunFolderError,
+    disk_check,
+)
 from orchestrator.artifacts.manifest import MANIFEST_FILE, ManifestError, verify
 from orchestrator.project.config import load_config
 from orchestrator.project.problems import ConfigError
 from state import HealthCheck, StateError, StateManager, open_state
 from state.atomic import stale_temp_files
 from state.url import parse_state_url
-
-MIN_FREE_MB = 100
-
-
-class DiskSpaceError(RunFolderError):
-    """Too little free space to start writing."""
 
 
 @dataclass
@@ -179,28 +178,6 @@ def _temp_files_check(folder: RunFolder) -> HealthCheck:
         f"{len(left)} temp file(s) left by a killed writer ({names}); harmless, safe to delete",
         "warning",
     )
-
-
-def disk_check(path: Path, min_free_mb: int) -> HealthCheck:
-    """Free space where ``path`` lives."""
-    try:
-        usage = shutil.disk_usage(path)
-    except OSError as exc:
-        return HealthCheck("disk", False, f"cannot read the free space of {path}: {exc.strerror}")
-    free_mb = usage.free // (1024 * 1024)
-    return HealthCheck(
-        "disk",
-        free_mb >= min_free_mb,
-        f"{free_mb:,} MB free at {path} (want at least {min_free_mb:,} MB)",
-        data={"free_mb": free_mb},
-    )
-
-
-def ensure_disk_space(path: Path, min_free_mb: int = MIN_FREE_MB) -> None:
-    """The quick check before a run writes: refuse to start on a (nearly) full disk."""
-    check = disk_check(path, min_free_mb)
-    if not check.ok:
-        raise DiskSpaceError(f"not starting: {check.detail}; free some space first")
 
 
 def _local_folder(url: str) -> Path | None:

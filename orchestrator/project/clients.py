@@ -70,20 +70,13 @@ def anthropic_settings(llm: LLMSection, environ: Mapping[str, str]) -> Anthropic
     """The client settings of the ``llm`` section; the base URL may come from
     ``ANTHROPIC_BASE_URL`` when the config gives none."""
     from agents.clients.anthropic import AnthropicSettings
-    from agents.clients.retry import RetrySettings
 
-    retry = llm.retry
     return AnthropicSettings(
         base_url=llm.base_url or environ.get("ANTHROPIC_BASE_URL") or None,
         timeout_s=llm.timeout_s,
         stream_from_tokens=llm.stream_from_tokens,
         concurrency=llm.concurrency,
-        retry=RetrySettings(
-            max_attempts=retry.max_attempts,
-            initial_wait_s=retry.initial_wait_s,
-            max_wait_s=retry.max_wait_s,
-            max_total_wait_s=retry.max_total_wait_s,
-        ),
+        retry=llm.retry,
     )
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from agents.base import AgentSettings
+from agents.clients.settings import RetrySettings
 from agents.context import ContextBudget
 from agents.schemas import ChapterPlan, CharacterSheet, Language, Outline, ProjectBrief
 from orchestrator.project.overrides import OverrideError, apply_overrides
@@ -132,21 +133,6 @@ class AgentModels(_Section):
     editor: str | None = None
 
 
-class RetrySection(_Section):
-    """anthropic: how failed calls are retried (429, 529, 500-504, connection errors, timeouts)."""
-
-    max_attempts: int = Field(
-        default=6, ge=1, le=100, description="tries of one call, the first included"
-    )
-    initial_wait_s: float = Field(
-        default=1.0, ge=0, le=600, description="the first backoff; it doubles each retry"
-    )
-    max_wait_s: float = Field(default=60.0, ge=0, le=3600, description="the longest single backoff")
-    max_total_wait_s: float = Field(
-        default=300.0, ge=0, le=86_400, description="give a call up before its waits pass this"
-    )
-
-
 class RateLimitSection(_Section):
     """anthropic: client-side limits shared by every call (unset: the API's headers decide)."""
 
@@ -176,7 +162,7 @@ class LLMSection(_Section):
     stream_from_tokens: int = Field(
         default=4096, ge=1, description="anthropic: stream calls whose max_tokens is at least this"
     )
-    retry: RetrySection = Field(default_factory=RetrySection)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
     rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
     prices: str | None = Field(
         default=None,

@@ -7,7 +7,7 @@ job: write the chapter, make its draft durable, commit its StateDelta. Jobs
 its writers cannot take (more are open than it has writers, or a writer in
 another process holds one) are left to workers that joined the run
 (``orchestrator worker``), and their outcomes are read from the store every
-``poll_s``. When an attempt ends the coordinator advances the frontier,
+``poll_seconds``. When an attempt ends the coordinator advances the frontier,
 queues revisions, and starts more. Nothing but this coroutine touches the
 bookkeeping, so there are no locks.
 """
@@ -36,10 +36,11 @@ from orchestrator.artifacts.folder import RunFolder
 from orchestrator.board.attempt import Committed, Failed, Lost, write_attempt
 from orchestrator.board.jobs import HEARTBEAT_S, JobBoard, Outcome, chapter_lease_name
 from orchestrator.board.leases import ChapterLeases
+from orchestrator.project.config import OrchestratorSection
 from orchestrator.run.contradictions import revision_notes, unresolved_findings
 from orchestrator.run.frontier import StoryFrontier
 from orchestrator.run.restore import RestoredChapter
-from orchestrator.run.schedule import ChapterSlot, Mode, Schedule
+from orchestrator.run.schedule import ChapterSlot, Schedule
 from orchestrator.run.spending import SpendingLimit
 from state import ChapterRecord, Lease, StateManager, StoryState
 
@@ -50,24 +51,12 @@ Observer = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
-class AgentModels:
+class AgentsSettings:
     """Each agent's settings; the planner, writer and editor may use different models."""
 
     planner: AgentSettings
     writer: AgentSettings
     editor: AgentSettings
-
-
-@dataclass(frozen=True, slots=True)
-class Scheduling:
-    """How chapters are scheduled (the ``orchestrator`` section of the config)."""
-
-    workers: int = 20  # this process's writers; joined workers add theirs
-    mode: Mode = "parallel"
-    window: int | None = None
-    max_attempts: int = 3
-    lease_s: float = 120.0
-    poll_s: float = 0.1  # how often outcomes of jobs written elsewhere are looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +91,8 @@ class Coordinator:
         client: MeteredClient,
         manager: StateManager,
         folder: RunFolder,
-        models: AgentModels,
-        scheduling: Scheduling,
+        models: AgentsSettings,
+        scheduling: OrchestratorSection,
         budget: ContextBudget,
         observer: Observer,
         prompts: PromptLibrary | None = None,
@@ -162,7 +151,7 @@ class Coordinator:
                 frontier.committed(chapter.number, chapter.kept.delta.changes)
         self._advance(schedule, frontier)
         flights: dict[int, Flight] = {}
-        async with ChapterLeases(self.manager, s.lease_s, self.emit) as self._leases:
+        async with ChapterLeases(self.manager, s.lease_seconds, self.emit) as self._leases:
             try:
                 await self._write_all(outline, schedule, frontier, flights)
             finally:
@@ -191,7 +180,7 @@ class Coordinator:
             if not flights:
                 if schedule.workers == 0:  # nobody to write: wait for a worker to join
                     self._say_once(0, "waiting_for_workers", chapter=frontier.next)
-                    await asyncio.sleep(s.poll_s)
+                    await asyncio.sleep(s.poll_seconds)
                     next_poll = 0.0
                 elif not self._stop_spending(schedule):
                     raise RuntimeError(f"nothing to run before chapter {frontier.next} is final")
@@ -211,7 +200,7 @@ class Coordinator:
                 if flight.task is not None and flight.task in done:
                     await self._finished_here(schedule, frontier, flights, flight)
             if time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + s.poll_s
+                next_poll = time.monotonic() + s.poll_seconds
                 await self._poll(schedule, frontier, flights)
             self._advance(schedule, frontier)
 

@@ -9,27 +9,28 @@ summary. Every file goes through ``RunFolder``, so each is written atomically.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from agents.clients.base import Usage
 from agents.clients.journal import JOURNAL_FILE
 from agents.clients.metered import MeteredClient
 from agents.render import render_plan_outline
-from agents.schemas import ContinuityFinding, Outline, ProjectBrief
+from agents.schemas import Outline, ProjectBrief
 from orchestrator.artifacts.assemble import assemble
 from orchestrator.artifacts.book import Book, BookChapter
-from orchestrator.artifacts.folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
+from orchestrator.artifacts.folder import (
+    RUN_FILE,
+    RunFolder,
+    RunFolderError,
+    ensure_disk_space,
+)
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
-from orchestrator.ops.doctor import ensure_disk_space
 from orchestrator.project.clients import run_prices
 from orchestrator.project.config import (
     ProjectConfig,
@@ -40,13 +41,14 @@ from orchestrator.project.config import (
     load_config,
     project_brief,
 )
-from orchestrator.review.export import REPORT_HTML, REVIEW_JSON, write_run_review
-from orchestrator.run.coordinator import AgentModels, Coordinator, Observer, Scheduling
+from orchestrator.review.export import write_run_review
+from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
+from orchestrator.run.reports import build_summary, write_reports
 from orchestrator.run.restore import restore_chapters
 from orchestrator.run.schedule import Schedule
-from orchestrator.run.spending import BudgetReport, SpendingLimit, first_attempt_estimate
+from orchestrator.run.spending import SpendingLimit, first_attempt_estimate
 from orchestrator.run.store_watch import StoreWatch
-from orchestrator.run.summary import ChapterOutcome, RunSummary
+from orchestrator.run.summary import RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
 from state.url import parse_state_url, with_default_namespace
@@ -218,8 +220,9 @@ async def _finish(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
     )
     await watch.settle()  # a migration in flight ends first: the summary names the store in use
-    summary = _summary(
-        request,
+    summary = build_summary(
+        request.run_id,
+        request.config,
         folder,
         watch.url,
         schedule,
@@ -230,7 +233,7 @@ async def _finish(
         coordinator.spending.report(),
     )
     summary.state_events = list(coordinator.manager.metrics.events)
-    _write_reports(folder, summary, findings, client, coordinator.manager, request.config)
+    write_reports(folder, summary, findings, client, coordinator.manager, request.config)
     await asyncio.to_thread(write_run_review, folder, request.config.orchestrator.html_report)
     manifest = await asyncio.to_thread(write_manifest, folder)
     coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
@@ -246,26 +249,18 @@ def _coordinator(
     observer: Observer,
 ) -> Coordinator:
     config = request.config
-    section = config.orchestrator
     return Coordinator(
         run_id=request.run_id,
         brief=project_brief(config),
         client=client,
         manager=manager,
         folder=folder,
-        models=AgentModels(
+        models=AgentsSettings(
             planner=agent_settings(config, "planner"),
             writer=agent_settings(config, "writer"),
             editor=agent_settings(config, "editor"),
         ),
-        scheduling=Scheduling(
-            workers=section.workers,
-            mode=section.mode,
-            window=section.window,
-            max_attempts=section.max_attempts,
-            lease_s=section.lease_seconds,
-            poll_s=section.poll_seconds,
-        ),
+        scheduling=config.orchestrator,
         budget=context_budget(config),
         observer=observer,
         spending=_spending(config, client),
@@ -357,121 +352,3 @@ def book_of(brief: ProjectBrief, run_id: str, schedule: Schedule) -> Book:
         chapters=chapters,
         generated=datetime.now(UTC).replace(microsecond=0),
     )
-
-
-def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcome]:
-    outcomes = []
-    for number, slot in sorted(schedule.slots.items()):
-        kept = slot.kept
-        status = "failed" if kept is None else ("written" if kept.attempt == 1 else "revised")
-        outcomes.append(
-            ChapterOutcome(
-                chapter=number,
-                title=kept.title if kept else "",
-                status=status,
-                attempts=slot.tries,
-                kept_attempt=kept.attempt if kept else None,
-                words=kept.word_count if kept else 0,
-                prompt_tokens=kept.prompt_tokens if kept else 0,
-                error=slot.error if kept is None else None,
-                usage=usage.get(number, Usage()),
-            )
-        )
-    return outcomes
-
-
-def _summary(
-    request: RunRequest,
-    folder: RunFolder,
-    url: str,
-    schedule: Schedule,
-    findings: list[ContinuityFinding],
-    client: MeteredClient,
-    paths: dict[str, Path],
-    started_at: datetime,
-    budget: BudgetReport | None = None,
-) -> RunSummary:
-    outcomes = _outcomes(schedule, client.usage_by_chapter())
-    finished_at = datetime.now(UTC)
-    config = request.config
-    names = ["findings.json", "metrics.json", REVIEW_JSON, SUMMARY_FILE, MANIFEST_FILE]
-    if config.orchestrator.html_report:
-        names.append(REPORT_HTML)
-    reports = {name.partition(".")[0]: folder.path(name) for name in names}
-    return RunSummary(
-        run_id=request.run_id,
-        title=config.project.title,
-        language=config.project.language,
-        run_dir=str(folder.root),
-        state_url=url,
-        started_at=started_at,
-        finished_at=finished_at,
-        wall_s=round((finished_at - started_at).total_seconds(), 3),
-        chapters=len(outcomes),
-        written=sum(o.status != "failed" for o in outcomes),
-        revised=sum(o.status == "revised" for o in outcomes),
-        failed=[o.chapter for o in outcomes if o.status == "failed"],
-        revisions=sum(max(0, o.attempts - 1) for o in outcomes),
-        words=sum(o.words for o in outcomes),
-        usage=client.usage(),
-        model_calls=len(client.calls),
-        critical_path_calls=client.critical_path,
-        findings=findings,
-        outline_source="config" if config.project.outline else "planner",
-        paths={name: str(path) for name, path in {**paths, **reports}.items()},
-        chapter_outcomes=outcomes,
-        budget=budget,
-    )
-
-
-def _write_reports(
-    folder: RunFolder,
-    summary: RunSummary,
-    findings: list[ContinuityFinding],
-    client: MeteredClient,
-    manager: StateManager,
-    config: ProjectConfig,
-) -> None:
-    folder.write_json("findings.json", [f.model_dump(mode="json") for f in findings])
-    metrics = _metrics(summary, client, manager)
-    metrics["state_thresholds"] = config.state.thresholds.model_dump(mode="json")
-    folder.write_json("metrics.json", metrics)
-    folder.write_json(SUMMARY_FILE, summary.model_dump(mode="json"))
-
-
-def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) -> dict[str, Any]:
-    calls = [
-        {**asdict(call), "usage": call.usage.model_dump()}
-        for call in sorted(client.calls, key=lambda c: (c.session, c.started_s))
-    ]
-    return {
-        "run_id": summary.run_id,
-        "wall_s": summary.wall_s,
-        "state": manager.metrics.snapshot(),
-        "state_detail": manager.metrics.detail(),
-        # Model call times are on the client's clock, state times on the store's: the offset.
-        "clock": {"llm_minus_state_s": _clock_offset(client, manager)},
-        "llm": {
-            "calls": calls,
-            "usage": summary.usage.model_dump(),
-            "critical_path_calls": client.critical_path,
-        },
-        "chapters": [o.model_dump(mode="json") for o in summary.chapter_outcomes],
-    }
-
-
-def _clock_offset(client: MeteredClient, manager: StateManager) -> float:
-    """Seconds from the store's metrics origin (monotonic) to the client's (perf_counter)."""
-    now_mono, now_perf = time.monotonic(), time.perf_counter()
-    return round((client.origin - now_perf) - (manager.metrics.started - now_mono), 6)
-
-
-def read_summary(run_dir: Path) -> RunSummary | None:
-    """The summary of a finished run, or None while it runs (or if it died)."""
-    folder = RunFolder(run_dir)
-    if not folder.path(SUMMARY_FILE).exists():
-        return None
-    try:
-        return RunSummary.model_validate(folder.read_json(SUMMARY_FILE))
-    except ValidationError as exc:
-        raise RunFolderError(f"{folder.path(SUMMARY_FILE)} is not a run summary: {exc}") from None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.artifacts.folder import RunFolder
-from orchestrator.run.novel import read_summary
+from orchestrator.run.reports import read_summary
 from orchestrator.run.summary import RunSummary, render_summary
 from state import open_state
 

@@ -15,7 +15,7 @@ import pytest
 from agents.clients.anthropic import AnthropicClient, AnthropicSettings
 from agents.clients.pricing import load_prices
 from agents.clients.rate_limiter import RateLimiter
-from agents.clients.retry import RetrySettings
+from agents.clients.settings import RetrySettings
 from tests.e2e.conftest import Run, cli_env, run_in, write_project
 from tests.fake_anthropic import FakeAnthropic, Rule
 

@@ -7,7 +7,7 @@ import pytest
 from agents.clients.anthropic_wire import tool_name
 from agents.clients.base import LLMRequest, Message, SystemBlock
 from agents.clients.pricing import load_prices
-from agents.clients.retry import RetrySettings
+from agents.clients.settings import RetrySettings
 from agents.errors import ModelCallError
 from agents.schemas import ChapterOutput
 from tests.anthropic.conftest import API_KEY, FAULT_SLOW_S, MODEL, SECRET, MakeClient, StartFake

@@ -10,12 +10,12 @@ import pytest
 from tenacity import RetryCallState
 
 from agents.clients.retry import (
-    RetrySettings,
     StopPolicy,
     WaitPolicy,
     api_message,
     retry_reason,
 )
+from agents.clients.settings import RetrySettings
 
 REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/messages")
 
