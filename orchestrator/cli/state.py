@@ -19,7 +19,7 @@ from state.url import parse_state_url
 
 @click.group("state")
 def state_group() -> None:
-    """Inspect or migrate a state store (json:///path, sqlite:///path)."""
+    """Look into a state store, migrate it, or rewind a run (json://, sqlite://, redis://)."""
 
 
 @state_group.command("migrate")

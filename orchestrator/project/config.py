@@ -299,7 +299,9 @@ class StateSection(_Section):
     """Where the story state is kept."""
 
     url: StateURLText | None = Field(
-        default=None, description="json://, sqlite://; default: SQLite in the run folder"
+        default=None,
+        description="json://, sqlite:// or redis:// (see the state URL reference); "
+        "default: SQLite in the run folder",
     )
     durability: Literal["full", "group", "normal", "off"] = Field(
         default="full",
