@@ -31,14 +31,10 @@ from orchestrator.artifacts.folder import RunFolderError
 from orchestrator.board.attempt import Failed, Lost, Ship, write_attempt
 from orchestrator.board.jobs import HEARTBEAT_S, Claim, JobBoard, chapter_lease_name
 from orchestrator.board.leases import ChapterLeases
+from orchestrator.project.briefs import agent_settings, context_budget, project_brief
 from orchestrator.project.clients import make_client
-from orchestrator.project.config import (
-    ProjectConfig,
-    agent_settings,
-    context_budget,
-    parse_config,
-    project_brief,
-)
+from orchestrator.project.config import ProjectConfig
+from orchestrator.project.load import parse_config
 from state import Holder, StateError, StateManager, open_state
 from state.errors import StoreMigratedError
 from state.url import parse_state_url

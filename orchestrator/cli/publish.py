@@ -19,7 +19,7 @@ from orchestrator.ops.publish import (
     rollback,
 )
 from orchestrator.ops.publish_folder import PublishFolder
-from orchestrator.project.config import load_config
+from orchestrator.project.load import load_config
 
 _publish_dir = click.option(
     "--publish-dir",

@@ -143,17 +143,23 @@ def cli_page() -> str:
         "130 interrupted (resume it).",
         "",
     ]
-    for path, command in _commands(cli, ["orchestrator"]):
-        ctx = click.Context(command, info_name=" ".join(path), terminal_width=88)
-        lines += [f"## `{' '.join(path)}`", "", "```text", command.get_help(ctx), "```", ""]
+    for path, ctx in _contexts(cli, "orchestrator", None):
+        help_text = ctx.command.get_help(ctx)
+        lines += [f"## `{' '.join(path)}`", "", "```text", help_text, "```", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _commands(command: click.Command, path: list[str]) -> Iterator[tuple[list[str], click.Command]]:
-    yield path, command
+def _contexts(
+    command: click.Command, name: str, parent: click.Context | None
+) -> Iterator[tuple[list[str], click.Context]]:
+    """Each command with its context, made as an invocation makes it (a subcommand's inherits
+    the root's settings, such as ``-h``), so its help is what a user sees."""
+    settings: dict[str, Any] = {"terminal_width": 88} if parent is None else {}
+    ctx = command.make_context(name, ["--help"], parent=parent, resilient_parsing=True, **settings)
+    yield ctx.command_path.split(), ctx
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from _commands(command.commands[name], [*path, name])
+        for sub in sorted(command.commands):
+            yield from _contexts(command.commands[sub], sub, ctx)
 
 
 def pages() -> dict[str, str]:

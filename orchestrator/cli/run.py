@@ -17,7 +17,7 @@ from orchestrator.cli import logs
 from orchestrator.cli.display import Display, make_display
 from orchestrator.errors import EXIT_FAILED, resumable_stop, user_errors
 from orchestrator.project.clients import make_client
-from orchestrator.project.config import load_config
+from orchestrator.project.load import load_config
 from orchestrator.run.novel import RunRequest, resume_novel, run_novel
 from orchestrator.run.status import run_status
 from orchestrator.run.summary import RunSummary

@@ -29,7 +29,7 @@ from orchestrator.artifacts.folder import (
     disk_check,
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, ManifestError, verify
-from orchestrator.project.config import load_config
+from orchestrator.project.load import load_config
 from orchestrator.project.problems import ConfigError
 from state import HealthCheck, StateError, StateManager, open_state
 from state.atomic import stale_temp_files

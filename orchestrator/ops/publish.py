@@ -25,7 +25,7 @@ from orchestrator.ops.publish_folder import (
     active_versions,
     version_dir_name,
 )
-from orchestrator.project.config import load_config
+from orchestrator.project.load import load_config
 from state.atomic import replace_file
 
 DEFAULT_FOLDER = Path("runs") / "published"

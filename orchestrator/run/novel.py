@@ -31,16 +31,16 @@ from orchestrator.artifacts.folder import (
     ensure_disk_space,
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
-from orchestrator.project.clients import run_prices
-from orchestrator.project.config import (
-    ProjectConfig,
+from orchestrator.project.briefs import (
     agent_settings,
     context_budget,
     given_outline,
     initial_state,
-    load_config,
     project_brief,
 )
+from orchestrator.project.clients import run_prices
+from orchestrator.project.config import ProjectConfig
+from orchestrator.project.load import load_config
 from orchestrator.review.export import write_run_review
 from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
 from orchestrator.run.reports import build_summary, write_reports

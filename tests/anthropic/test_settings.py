@@ -8,7 +8,7 @@ import pytest
 
 from agents.clients.anthropic import AnthropicClient
 from orchestrator.project.clients import anthropic_settings, make_client
-from orchestrator.project.config import load_config
+from orchestrator.project.load import load_config
 from orchestrator.project.problems import ConfigError
 from tests.anthropic.conftest import API_KEY, MODEL, SECRET
 from tests.e2e.conftest import write_project

@@ -1,4 +1,4 @@
-"""The generated reference pages match the code (regenerate: python -m orchestrator.cli.reference)."""
+"""The generated reference pages match the code (python -m orchestrator.cli.reference)."""
 
 from pathlib import Path
 

@@ -5,16 +5,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.project.config import (
-    AgentModels,
-    LLMSection,
-    agent_settings,
-    config_json_schema,
-    given_outline,
-    initial_state,
-    load_config,
-    project_brief,
-)
+from orchestrator.project.briefs import agent_settings, given_outline, initial_state, project_brief
+from orchestrator.project.config import AgentModels, LLMSection, config_json_schema
+from orchestrator.project.load import load_config
 from orchestrator.project.problems import ConfigError
 from tests.config.conftest import EXAMPLE, minimal
 

@@ -12,7 +12,8 @@ from agents.clients.base import LLMClient
 from agents.clients.metered import MeteredClient
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.project.clients import make_client
-from orchestrator.project.config import ProjectConfig, load_config
+from orchestrator.project.config import ProjectConfig
+from orchestrator.project.load import load_config
 from orchestrator.run.novel import RunRequest, run_novel
 from orchestrator.run.summary import RunSummary
 

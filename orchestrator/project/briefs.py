@@ -1,0 +1,60 @@
+"""A project file as the rest of the program needs it: the brief the agents are told,
+each agent's model settings, the writers' context budget, the given outline, and the
+story state before chapter 1."""
+
+from __future__ import annotations
+
+from agents.base import AgentSettings
+from agents.context import ContextBudget
+from agents.schemas import CharacterSheet, Outline, ProjectBrief
+from orchestrator.project.config import AgentName, ProjectConfig
+from state.models import CharacterState, StoryState
+
+
+def initial_state(config: ProjectConfig, outline: Outline | None = None) -> StoryState:
+    """The story state before chapter 1: the cast, and the outline's foreshadowing ledger."""
+    characters = {
+        c.name: CharacterState(name=c.name, role=c.role, **c.initial.model_dump())
+        for c in config.characters
+    }
+    ledger = outline.ledger() if outline is not None else {}
+    return StoryState(characters=characters, foreshadowing=ledger)
+
+
+def project_brief(config: ProjectConfig) -> ProjectBrief:
+    """What the agents are told about the book."""
+    project = config.project
+    return ProjectBrief(
+        title=project.title,
+        premise=project.premise,
+        genre=project.genre,
+        language=project.language,
+        chapters=project.chapters,
+        target_words=project.target_words,
+        world=list(config.world),
+        characters=[
+            CharacterSheet(name=c.name, role=c.role, description=c.description)
+            for c in config.characters
+        ],
+        initial=initial_state(config),
+    )
+
+
+def given_outline(config: ProjectConfig) -> Outline | None:
+    """The outline the file gives, if it gives one (already validated)."""
+    plans = config.project.outline
+    return None if plans is None else Outline(title=config.project.title, chapters=plans)
+
+
+def agent_settings(config: ProjectConfig, agent: AgentName) -> AgentSettings:
+    """The model settings of one agent."""
+    return AgentSettings(
+        model=config.llm.model_for(agent),
+        max_tokens=config.llm.max_tokens,
+        temperature=config.llm.temperature,
+    )
+
+
+def context_budget(config: ProjectConfig) -> ContextBudget:
+    """The writers' context budget."""
+    return ContextBudget(total=config.orchestrator.context_tokens)
