@@ -1,16 +1,20 @@
 """Every error the agents raise, in one place.
 
 Each subclasses the matching built-in and carries what a caller needs to
-report it: which agent, which file, what the model said.
+report it: which agent, which file, what the model said. Each is a run failure
+for the CLI (``exit_code`` 1, see ``orchestrator.errors``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 
 class AgentError(Exception):
     """Base class for agent errors."""
+
+    exit_code: ClassVar[int] = 1
 
 
 class PromptError(AgentError, LookupError):

@@ -18,6 +18,7 @@ from orchestrator.bench_run import run_bench as run_bench_runs
 from orchestrator.bench_state import DEFAULT_REDIS, BenchConfig, BenchResult, run_bench
 from orchestrator.cli_bench_grow import bench_grow_options, run_grow_command
 from orchestrator.cli_doctor import doctor
+from orchestrator.cli_errors import resumable_stop, user_errors
 from orchestrator.cli_metrics import metrics_group
 from orchestrator.cli_publish import history, publish, rollback_cmd
 from orchestrator.cli_state import state_migrate
@@ -25,7 +26,7 @@ from orchestrator.cli_worker import worker
 from orchestrator.clients import make_client
 from orchestrator.config import config_json_schema, load_config
 from orchestrator.display import Display, make_display
-from orchestrator.errors import EXIT_FAILED, resumable_stop, user_errors
+from orchestrator.errors import EXIT_FAILED
 from orchestrator.manifest import verify
 from orchestrator.metered_client import MeteredClient
 from orchestrator.rewind import rewind_run

@@ -7,8 +7,8 @@ import json
 
 import click
 
+from orchestrator.cli_errors import user_errors
 from orchestrator.doctor import MIN_FREE_MB, diagnose
-from orchestrator.errors import user_errors
 
 
 @click.command("doctor")

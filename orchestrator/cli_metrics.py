@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.errors import user_errors
+from orchestrator.cli_errors import user_errors
 from orchestrator.export import FORMATS, render
 from orchestrator.review import build_review
 from orchestrator.run_folder import RunFolder

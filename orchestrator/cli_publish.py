@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
+from orchestrator.cli_errors import user_errors
 from orchestrator.config import load_config
-from orchestrator.errors import user_errors
 from orchestrator.publish import (
     DEFAULT_FOLDER,
     GateFailedError,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.errors import user_errors
+from orchestrator.cli_errors import user_errors
 from orchestrator.migration import destination_url, is_run_folder, migrate_run, migrate_urls
 from state.migrate import MigrationReport
 from state.url import parse_state_url

@@ -10,7 +10,8 @@ from typing import Any
 import click
 import structlog
 
-from orchestrator.errors import EXIT_FAILED, user_errors
+from orchestrator.cli_errors import user_errors
+from orchestrator.errors import EXIT_FAILED
 from orchestrator.run_folder import RUN_FILE, RunFolder, RunFolderError
 from orchestrator.worker import WorkerSettings, work
 from state.errors import StoreUnreachableError

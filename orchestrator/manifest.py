@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from orchestrator.run_folder import RUN_FILE, RunFolder, RunFolderError
 from state.atomic import TEMP_MARK
 from state.errors import StateURLError
@@ -125,8 +126,10 @@ class Verification:
         return "\n".join(lines)
 
 
-class ManifestError(Exception):
+class ManifestError(OrchestratorError):
     """A run folder without a readable manifest."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 def verify(folder: RunFolder) -> Verification:

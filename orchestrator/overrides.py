@@ -12,9 +12,14 @@ from typing import Any
 
 import yaml
 
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 
-class OverrideError(ValueError):
-    """An override that is not ``path=value`` or whose path cannot be followed."""
+
+class OverrideError(OrchestratorError, ValueError):
+    """An override that is not ``path=value`` or whose path cannot be followed (a
+    ``ConfigError`` reports it)."""
+
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, override: str, reason: str) -> None:
         self.override = override

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config import load_config
+from orchestrator.errors import OrchestratorError
 from orchestrator.manifest import MANIFEST_FILE, ManifestError, verify
 from orchestrator.published import PublishError, PublishFolder, active_versions, version_dir_name
 from orchestrator.run_folder import SUMMARY_FILE, RunFolder
@@ -147,8 +148,8 @@ def rollback(target: PublishFolder, approver: str, note: str) -> dict[str, Any]:
         return event
 
 
-class GateFailedError(Exception):
-    """The run did not pass the publish gate (and --force was not given)."""
+class GateFailedError(OrchestratorError):
+    """The run did not pass the publish gate (and --force was not given): a failure (exit 1)."""
 
     def __init__(self, checks: list[GateCheck]) -> None:
         self.checks = checks

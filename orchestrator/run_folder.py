@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state.atomic import replace_file
 
 RUN_FILE = "run.json"
@@ -41,8 +42,10 @@ SUMMARY_FILE = "summary.json"
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 
-class RunFolderError(Exception):
+class RunFolderError(OrchestratorError):
     """The run folder cannot be used: it belongs to another run, or it cannot be written."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 def new_run_id(title: str, now: datetime | None = None) -> str:

@@ -1,18 +1,27 @@
 """Every error the state store raises, in one place.
 
 Each subclasses the matching built-in so callers can catch broadly, and carries
-the data a caller needs to say what went wrong and where.
+the data a caller needs to say what went wrong and where. ``exit_code`` is how
+the CLI ends when one is not handled: 2 when the user's input is at fault (a
+state URL, a store that cannot be opened or is not ours to write), 1 when a run
+failed (``orchestrator.errors`` has the numbers).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class StateError(Exception):
-    """Base class for state store errors."""
+    """Base class for state store errors: a run failure unless a subclass says otherwise."""
+
+    exit_code: ClassVar[int] = 1
 
 
 class StateURLError(StateError, ValueError):
     """A state URL that names no backend we have, or is malformed."""
+
+    exit_code = 2
 
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
@@ -23,6 +32,8 @@ class StateURLError(StateError, ValueError):
 class StateOpenError(StateError, OSError):
     """The store's path cannot be opened or created."""
 
+    exit_code = 2
+
     def __init__(self, location: str, reason: str) -> None:
         self.location = location
         self.reason = reason
@@ -31,6 +42,8 @@ class StateOpenError(StateError, OSError):
 
 class CorruptStateError(StateError, ValueError):
     """The store exists but its content is unreadable; it is never replaced silently."""
+
+    exit_code = 2
 
     def __init__(self, location: str, reason: str) -> None:
         self.location = location
@@ -43,6 +56,8 @@ class CorruptStateError(StateError, ValueError):
 
 class SchemaVersionError(StateError, ValueError):
     """The store was written by a newer (or unknown) schema version."""
+
+    exit_code = 2
 
     def __init__(self, location: str, found: object, expected: int) -> None:
         self.location = location
@@ -95,6 +110,8 @@ class NetworkFilesystemError(StateError, OSError):
 class StoreMigratedError(StateError, PermissionError):
     """The store was migrated elsewhere: it is kept as a read-only backup."""
 
+    exit_code = 2
+
     def __init__(self, location: str, moved_to: str) -> None:
         self.location = location
         self.moved_to = moved_to
@@ -106,6 +123,8 @@ class StoreMigratedError(StateError, PermissionError):
 
 class MigrationError(StateError):
     """A migration was refused or failed; the source store is unchanged and still in use."""
+
+    exit_code = 2
 
     def __init__(self, source: str, destination: str, reason: str) -> None:
         self.source = source
