@@ -56,6 +56,10 @@ class ConfigError(OrchestratorError, ValueError):
             lines.insert(0, f"{source}: {len(lines)} problems in the project file")
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.source, self.problems), self.__dict__
+
 
 class CrossFieldErrors(OrchestratorError, ValueError):
     """Raised inside validation for problems that span fields, each with its own path
@@ -66,6 +70,10 @@ class CrossFieldErrors(OrchestratorError, ValueError):
     def __init__(self, problems: Sequence[tuple[Loc, str]]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(f"{format_loc(loc)}: {message}" for loc, message in problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.problems,), self.__dict__
 
 
 def format_loc(loc: Loc) -> str:

@@ -26,6 +26,10 @@ class OverrideError(OrchestratorError, ValueError):
         self.reason = reason
         super().__init__(f"--set {override}: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.override, self.reason), self.__dict__
+
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """``data`` with each ``path=value`` applied in order (``data`` itself is changed)."""

@@ -156,6 +156,10 @@ class GateFailedError(OrchestratorError):
         failed = "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok)
         super().__init__(f"the run cannot be published: {failed} (--force publishes anyway)")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.checks,), self.__dict__
+
 
 def _copy_version(folder: RunFolder, target: PublishFolder, version: int) -> dict[str, str]:
     """Copy the book's files into ``v<N>/``; their paths relative to the publish folder."""

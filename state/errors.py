@@ -5,11 +5,14 @@ the data a caller needs to say what went wrong and where. ``exit_code`` is how
 the CLI ends when one is not handled: 2 when the user's input is at fault (a
 state URL, a store that cannot be opened or is not ours to write), 1 when a run
 failed (``orchestrator.errors`` has the numbers).
+
+A class that takes arguments of its own rebuilds from them when unpickled
+(``__reduce__``): the default would call it with the finished message alone.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class StateError(Exception):
@@ -28,6 +31,9 @@ class StateURLError(StateError, ValueError):
         self.reason = reason
         super().__init__(f"state URL {url!r}: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.url, self.reason), self.__dict__
+
 
 class StateOpenError(StateError, OSError):
     """The store's path cannot be opened or created."""
@@ -38,6 +44,9 @@ class StateOpenError(StateError, OSError):
         self.location = location
         self.reason = reason
         super().__init__(f"cannot open state store at {location}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.location, self.reason), self.__dict__
 
 
 class CorruptStateError(StateError, ValueError):
@@ -52,6 +61,9 @@ class CorruptStateError(StateError, ValueError):
             f"state store at {location} is corrupt: {reason}. It was left untouched; "
             "restore it from a backup or run `orchestrator doctor` on it"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.location, self.reason), self.__dict__
 
 
 class SchemaVersionError(StateError, ValueError):
@@ -68,6 +80,9 @@ class SchemaVersionError(StateError, ValueError):
             f"this program reads version {expected}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.location, self.found, self.expected), self.__dict__
+
 
 class LockTimeoutError(StateError, TimeoutError):
     """The write lock could not be had in time; carries the path and the wait."""
@@ -76,6 +91,9 @@ class LockTimeoutError(StateError, TimeoutError):
         self.path = path
         self.waited_s = waited_s
         super().__init__(f"timed out after {waited_s:.1f}s waiting for the write lock {path}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.path, self.waited_s), self.__dict__
 
 
 class StoreClosedError(StateError, RuntimeError):
@@ -94,6 +112,9 @@ class StateWriteError(StateError, OSError):
             "Nothing was committed; the previous state is intact"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.location, self.cause), self.__dict__
+
 
 class NetworkFilesystemError(StateError, OSError):
     """File locks and WAL are unreliable on network file systems."""
@@ -105,6 +126,9 @@ class NetworkFilesystemError(StateError, OSError):
             f"{path} is on a network file system ({fstype}); file locks and SQLite WAL "
             "are not reliable there. Put the store on a local disk, or use a redis:// store"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.path, self.fstype), self.__dict__
 
 
 class StoreMigratedError(StateError, PermissionError):
@@ -120,6 +144,9 @@ class StoreMigratedError(StateError, PermissionError):
             "read-only backup; write to the new store"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.location, self.moved_to), self.__dict__
+
 
 class MigrationError(StateError):
     """A migration was refused or failed; the source store is unchanged and still in use."""
@@ -131,6 +158,9 @@ class MigrationError(StateError):
         self.destination = destination
         self.reason = reason
         super().__init__(f"cannot migrate {source} to {destination}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.source, self.destination, self.reason), self.__dict__
 
 
 class StoreUnreachableError(StateError, ConnectionError):
@@ -153,6 +183,9 @@ class StoreUnreachableError(StateError, ConnectionError):
             "again and resume"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.location, self.reason, self.tries, self.waited_s), self.__dict__
+
 
 class StoreLostError(StateError, RuntimeError):
     """The store's data vanished from its server (a restart without persistence, a delete)."""
@@ -164,3 +197,6 @@ class StoreLostError(StateError, RuntimeError):
             "(restarted without persistence, evicted, or deleted). Restore it from a backup; "
             "`orchestrator doctor` shows the server's persistence setting"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.location,), self.__dict__
