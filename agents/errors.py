@@ -1,16 +1,23 @@
 """Every error the agents raise, in one place.
 
 Each subclasses the matching built-in and carries what a caller needs to
-report it: which agent, which file, what the model said.
+report it: which agent, which file, what the model said. Each is a run failure
+for the CLI (``exit_code`` 1, see ``orchestrator.errors``).
+
+A class that takes arguments of its own rebuilds from them when unpickled
+(``__reduce__``): the default would call it with the finished message alone.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 
 class AgentError(Exception):
     """Base class for agent errors."""
+
+    exit_code: ClassVar[int] = 1
 
 
 class PromptError(AgentError, LookupError):
@@ -21,6 +28,9 @@ class PromptError(AgentError, LookupError):
         self.reason = reason
         super().__init__(f"prompt {path}: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.path, self.reason), self.__dict__
+
 
 class OutputValidationError(AgentError, ValueError):
     """A model's reply that does not validate against the requested output model."""
@@ -30,6 +40,9 @@ class OutputValidationError(AgentError, ValueError):
         self.raw = raw
         self.problems = problems
         super().__init__(f"{agent}: the reply did not validate: {'; '.join(problems)}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.agent, self.raw, self.problems), self.__dict__
 
 
 class AgentFailedError(AgentError, RuntimeError):
@@ -42,16 +55,24 @@ class AgentFailedError(AgentError, RuntimeError):
         detail = "; ".join(problems[:5])
         super().__init__(f"{agent}: no valid reply after {attempts} attempts: {detail}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.agent, self.attempts, self.problems), self.__dict__
+
 
 class OfflineBriefError(AgentError, TypeError):
     """The offline model was asked something it has no brief for."""
 
     def __init__(self, agent: str, brief: str, output: str) -> None:
         self.agent = agent
+        self.brief = brief
+        self.output = output
         super().__init__(
             f"{agent}: the offline model answers planner, writer and editor briefs "
             f"(ProjectBrief, WritingBrief, ReviewBrief); got brief {brief} asking for {output}"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.agent, self.brief, self.output), self.__dict__
 
 
 class PriceTableError(AgentError, ValueError):
@@ -61,6 +82,9 @@ class PriceTableError(AgentError, ValueError):
         self.source = source
         self.reason = reason
         super().__init__(f"price table {source}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.source, self.reason), self.__dict__
 
 
 class ModelCallError(AgentError, RuntimeError):
@@ -73,3 +97,6 @@ class ModelCallError(AgentError, RuntimeError):
         self.attempts = attempts
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         super().__init__(f"{agent}: the model call failed{tries}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.agent, self.reason, self.attempts), self.__dict__

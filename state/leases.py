@@ -50,6 +50,10 @@ class LeaseLostError(StateError):
         taker = f"now held by {holder}" if holder else "no longer held"
         super().__init__(f"lease {name!r} was lost ({taker}); the work done under it is not kept")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.name, self.holder), self.__dict__
+
 
 def _start_ticks(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state import HealthCheck
 from state.atomic import replace_file
 
@@ -46,8 +47,10 @@ _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 MIN_FREE_MB = 100  # the free space a run wants before it writes (orchestrator.min_free_mb)
 
 
-class RunFolderError(Exception):
+class RunFolderError(OrchestratorError):
     """The run folder cannot be used: it belongs to another run, or it cannot be written."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 class DiskSpaceError(RunFolderError):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder, RunFolderError
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state.atomic import TEMP_MARK
 from state.errors import StateURLError
 from state.url import parse_state_url
@@ -125,8 +126,10 @@ class Verification:
         return "\n".join(lines)
 
 
-class ManifestError(Exception):
+class ManifestError(OrchestratorError):
     """A run folder without a readable manifest."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 def verify(folder: RunFolder) -> Verification:

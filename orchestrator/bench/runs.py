@@ -34,6 +34,8 @@ from typing import Any
 
 import yaml
 
+from orchestrator.errors import OrchestratorError
+
 SCENARIOS: dict[str, list[str]] = {
     "example": ["llm.latency_ms=0"],
     "parallel": [
@@ -60,7 +62,7 @@ SCENARIOS: dict[str, list[str]] = {
 JOINED: dict[str, tuple[int, int]] = {"workers": (2, 10), "serial-workers": (1, 1)}
 
 
-class BenchRunError(RuntimeError):
+class BenchRunError(OrchestratorError, RuntimeError):
     """A scenario's run did not finish (its stderr says why)."""
 
 

@@ -15,7 +15,7 @@ from orchestrator.bench.runs import SCENARIOS
 from orchestrator.bench.runs import format_results as format_run_results
 from orchestrator.bench.runs import run_bench as run_bench_runs
 from orchestrator.bench.store import DEFAULT_REDIS, BenchConfig, format_result, run_bench
-from orchestrator.errors import user_errors
+from orchestrator.cli.errors import user_errors
 from orchestrator.project.load import load_config
 
 F = TypeVar("F", bound=Callable[..., Any])

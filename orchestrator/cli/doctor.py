@@ -8,7 +8,7 @@ import json
 import click
 
 from orchestrator.artifacts.folder import MIN_FREE_MB
-from orchestrator.errors import user_errors
+from orchestrator.cli.errors import user_errors
 from orchestrator.ops.doctor import diagnose
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from orchestrator.artifacts.folder import RunFolder
-from orchestrator.errors import user_errors
+from orchestrator.cli.errors import user_errors
 from orchestrator.review.export import FORMATS, render
 from orchestrator.review.review import build_review
 from state.atomic import replace_file

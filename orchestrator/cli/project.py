@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.errors import user_errors
+from orchestrator.cli.errors import user_errors
 from orchestrator.project.config import config_json_schema
 from orchestrator.project.load import load_config
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from orchestrator.artifacts.folder import RunFolder
-from orchestrator.errors import user_errors
+from orchestrator.cli.errors import user_errors
 from orchestrator.ops.publish import (
     DEFAULT_FOLDER,
     GateFailedError,

@@ -15,7 +15,8 @@ from orchestrator.artifacts.folder import RunFolder, new_run_id
 from orchestrator.artifacts.manifest import verify
 from orchestrator.cli import logs
 from orchestrator.cli.display import Display, make_display
-from orchestrator.errors import EXIT_FAILED, resumable_stop, user_errors
+from orchestrator.cli.errors import resumable_stop, user_errors
+from orchestrator.errors import EXIT_FAILED
 from orchestrator.project.clients import make_client
 from orchestrator.project.load import load_config
 from orchestrator.run.novel import RunRequest, resume_novel, run_novel

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from orchestrator.artifacts.folder import RunFolder
-from orchestrator.errors import user_errors
+from orchestrator.cli.errors import user_errors
 from orchestrator.ops.migrate_run import destination_url, is_run_folder, migrate_run, migrate_urls
 from orchestrator.ops.rewind import rewind_run
 from state import MigrationReport, open_state

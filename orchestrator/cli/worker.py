@@ -12,7 +12,8 @@ import structlog
 
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder, RunFolderError
 from orchestrator.board.worker import WorkerSettings, work
-from orchestrator.errors import EXIT_FAILED, user_errors
+from orchestrator.cli.errors import user_errors
+from orchestrator.errors import EXIT_FAILED
 from state.errors import StoreUnreachableError
 from state.url import parse_state_url, with_default_namespace
 

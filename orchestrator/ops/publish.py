@@ -19,6 +19,7 @@ from typing import Any
 
 from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder
 from orchestrator.artifacts.manifest import MANIFEST_FILE, ManifestError, verify
+from orchestrator.errors import OrchestratorError
 from orchestrator.ops.publish_folder import (
     PublishError,
     PublishFolder,
@@ -152,13 +153,17 @@ def rollback(target: PublishFolder, approver: str, note: str) -> dict[str, Any]:
         return event
 
 
-class GateFailedError(Exception):
-    """The run did not pass the publish gate (and --force was not given)."""
+class GateFailedError(OrchestratorError):
+    """The run did not pass the publish gate (and --force was not given): a failure (exit 1)."""
 
     def __init__(self, checks: list[GateCheck]) -> None:
         self.checks = checks
         failed = "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok)
         super().__init__(f"the run cannot be published: {failed} (--force publishes anyway)")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.checks,), self.__dict__
 
 
 def _copy_version(folder: RunFolder, target: PublishFolder, version: int) -> dict[str, str]:

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state.atomic import replace_file
 
 CURRENT_FILE = "CURRENT.json"
@@ -30,8 +31,10 @@ HISTORY_FILE = "HISTORY.jsonl"
 LOCK_FILE = "publish.lock"
 
 
-class PublishError(Exception):
+class PublishError(OrchestratorError):
     """Publishing or rolling back cannot go ahead (the message says why)."""
+
+    exit_code = EXIT_BAD_INPUT
 
 
 def version_dir_name(version: int) -> str:

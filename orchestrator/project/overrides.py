@@ -12,14 +12,23 @@ from typing import Any
 
 import yaml
 
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 
-class OverrideError(ValueError):
-    """An override that is not ``path=value`` or whose path cannot be followed."""
+
+class OverrideError(OrchestratorError, ValueError):
+    """An override that is not ``path=value`` or whose path cannot be followed (a
+    ``ConfigError`` reports it)."""
+
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, override: str, reason: str) -> None:
         self.override = override
         self.reason = reason
         super().__init__(f"--set {override}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.override, self.reason), self.__dict__
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

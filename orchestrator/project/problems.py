@@ -17,6 +17,8 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
+
 Loc = tuple[str | int, ...]
 # Finds the line of a field path in the source file (None when unknown).
 LineFinder = Callable[[Loc], int | None]
@@ -41,8 +43,10 @@ class ConfigProblem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(OrchestratorError, ValueError):
     """A project file that cannot be used; the message lists every problem, one per line."""
+
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, source: Path | str, problems: Sequence[ConfigProblem]) -> None:
         self.source = source
@@ -52,13 +56,24 @@ class ConfigError(ValueError):
             lines.insert(0, f"{source}: {len(lines)} problems in the project file")
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.source, self.problems), self.__dict__
 
-class CrossFieldErrors(ValueError):
-    """Raised inside validation for problems that span fields, each with its own path."""
+
+class CrossFieldErrors(OrchestratorError, ValueError):
+    """Raised inside validation for problems that span fields, each with its own path
+    (a ``ConfigError`` reports them)."""
+
+    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, problems: Sequence[tuple[Loc, str]]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(f"{format_loc(loc)}: {message}" for loc, message in problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments: the default would pass the message alone
+        return type(self), (self.problems,), self.__dict__
 
 
 def format_loc(loc: Loc) -> str:

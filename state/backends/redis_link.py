@@ -30,7 +30,7 @@ import hashlib
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import structlog
 from redis.asyncio import Redis
@@ -44,6 +44,7 @@ from redis.exceptions import (
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from state.backends.redis_scripts import SCRIPTS
 from state.backends.redis_url import PASSWORD_ENV, RedisAddress
@@ -100,7 +101,13 @@ class Outage:
 
 
 class Retrier:
-    """Runs an idempotent call again after connection failures, within a time budget."""
+    """Runs an idempotent call again after connection failures, within a time budget.
+
+    The retrying is tenacity's, as for the model client; ``_Retries`` is the policy. The
+    first try is made directly: nearly every call succeeds at once, and tenacity's
+    bookkeeping (some 50 us a call) costs more than the round trip it would wrap. A
+    first failure becomes the tenacity loop's first attempt.
+    """
 
     def __init__(self, location: str, budget_s: float, outage: Outage | None = None) -> None:
         self.location = location
@@ -111,52 +118,128 @@ class Retrier:
         self, call: Callable[[], Awaitable[T]], on_failure: Callable[[], Awaitable[None]]
     ) -> T:
         started = time.monotonic()
-        delay = FIRST_BACKOFF_S
+        try:
+            result = await call()
+        except BaseException as exc:  # noqa: BLE001 - the retry loop decides what it means
+            first: BaseException | None = exc
+        else:
+            self._succeeded(tries=1)
+            return result
         tries = 0
-        outage = self.outage
-        while True:
+
+        async def attempt() -> T:
+            nonlocal first, tries
             tries += 1
-            try:
-                result = await call()
-            except NoScriptError:
-                await on_failure()  # the next call loads the scripts again
-                if tries > 3:
-                    raise
-                continue
-            except RETRYABLE as exc:
-                if isinstance(exc, StateError):
-                    raise  # ours, and already final (our errors subclass OSError)
-                if isinstance(exc, AuthenticationError):
-                    # redis-py files it under ConnectionError; no retry cures it
-                    raise auth_error(self.location, exc) from None
-                await on_failure()
-                waited = time.monotonic() - started
-                # Declared away: one more try only, on a new connection (a pooled one may
-                # be stale from before the server restarted).
-                if (outage.declared and tries > 1) or waited + delay > self.budget_s:
-                    outage.declared = True
-                    raise StoreUnreachableError(
-                        self.location, describe(exc), tries, waited
-                    ) from None
-                # Once per outage is enough for a person; the rest is for the debug log. A
-                # first failure alone is not an outage: a pooled connection may be stale
-                # from before a restart, and the next try, on a new one, works.
-                report = log.debug
-                if tries > 1 and not outage.reported:
-                    report, outage.reported = log.warning, True
-                report(
-                    "state.redis.retry",
-                    url=self.location,
-                    reason=describe(exc),
-                    retrying_for_s=self.budget_s,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
-            else:
-                if outage.declared or outage.reported:
-                    outage.over()
-                    log.info("state.redis.back", url=self.location, after_tries=tries)
-                return result
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return await call()
+
+        retries = _Retries(self, on_failure, started)
+        try:
+            result = await AsyncRetrying(
+                retry=retry_if_exception(is_retried),
+                after=retries.failed,
+                wait=retries.wait,
+                stop=retries.stop,
+                before_sleep=retries.before_sleep,
+                retry_error_callback=retries.give_up,
+                sleep=_pause,
+            )(attempt)
+        except AuthenticationError as exc:
+            # redis-py files it under ConnectionError; no retry cures it
+            raise auth_error(self.location, exc) from None
+        self._succeeded(tries)
+        return result
+
+    def _succeeded(self, tries: int) -> None:
+        outage = self.outage
+        if outage.declared or outage.reported:
+            outage.over()
+            log.info("state.redis.back", url=self.location, after_tries=tries)
+
+
+def is_retried(exc: BaseException) -> bool:
+    """NOSCRIPT, and a connection lost, refused or timed out; never our own errors (they
+    subclass OSError) nor refused credentials (redis-py's ``AuthenticationError`` is a
+    ``ConnectionError``)."""
+    if isinstance(exc, NoScriptError):
+        return True
+    return isinstance(exc, RETRYABLE) and not isinstance(exc, StateError | AuthenticationError)
+
+
+async def _pause(seconds: float) -> None:
+    """tenacity's sleep; a NOSCRIPT retry (0 s) goes again at once."""
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+class _Retries:
+    """The retry policy of one ``Retrier.run``, and what it remembers across its tries.
+
+    tenacity calls, after each retried failure: ``failed``, ``wait``, ``stop``, then
+    ``give_up`` or ``before_sleep`` and the sleep.
+    """
+
+    def __init__(
+        self, retrier: Retrier, on_failure: Callable[[], Awaitable[None]], started: float
+    ) -> None:
+        self.retrier = retrier
+        self.on_failure = on_failure
+        self.started = started
+        self.delay = FIRST_BACKOFF_S  # after a connection failure; doubles up to MAX_BACKOFF_S
+        self.waited = 0.0
+
+    async def failed(self, state: RetryCallState) -> None:
+        await self.on_failure()  # a new connection next; after NOSCRIPT, the scripts again
+
+    def wait(self, state: RetryCallState) -> float:
+        return 0.0 if isinstance(_error(state), NoScriptError) else self.delay
+
+    def stop(self, state: RetryCallState) -> bool:
+        tries = state.attempt_number
+        if isinstance(_error(state), NoScriptError):
+            return tries > 3
+        self.waited = time.monotonic() - self.started
+        # Declared away: one more try only, on a new connection (a pooled one may be stale
+        # from before the server restarted).
+        declared = self.retrier.outage.declared and tries > 1
+        return declared or self.waited + state.upcoming_sleep > self.retrier.budget_s
+
+    def give_up(self, state: RetryCallState) -> NoReturn:
+        exc = _error(state)
+        if isinstance(exc, NoScriptError):
+            raise exc
+        self.retrier.outage.declared = True
+        raise StoreUnreachableError(
+            self.retrier.location, describe(exc), state.attempt_number, self.waited
+        ) from None
+
+    def before_sleep(self, state: RetryCallState) -> None:
+        exc = _error(state)
+        if isinstance(exc, NoScriptError):
+            return
+        # Once per outage is enough for a person; the rest is for the debug log. A first
+        # failure alone is not an outage: a pooled connection may be stale from before a
+        # restart, and the next try, on a new one, works.
+        outage = self.retrier.outage
+        report = log.debug
+        if state.attempt_number > 1 and not outage.reported:
+            report, outage.reported = log.warning, True
+        report(
+            "state.redis.retry",
+            url=self.retrier.location,
+            reason=describe(exc),
+            retrying_for_s=self.retrier.budget_s,
+        )
+        self.delay = min(self.delay * 2, MAX_BACKOFF_S)
+
+
+def _error(state: RetryCallState) -> BaseException:
+    """The failure tenacity is deciding about (it asks only after one)."""
+    exc = state.outcome.exception() if state.outcome else None
+    assert exc is not None
+    return exc
 
 
 def _connection_class(address: RedisAddress) -> type[Connection]:
