@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 # The next backend up, by scheme: what a crossed threshold recommends.
 NEXT_BACKEND: dict[str, str] = {"json": "sqlite", "sqlite": "redis"}
 
@@ -35,17 +37,30 @@ def recommended_backend(scheme: str) -> str | None:
     return NEXT_BACKEND.get(scheme)
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The thresholds and the window they are judged over."""
+class Limits(BaseModel):
+    """The thresholds and the window they are judged over: the project file's
+    ``state.thresholds`` (which adds what to do when they are crossed)."""
 
-    lock_wait_p99_ms: float = 100.0
-    min_throughput_ops_s: float = 30.0
-    window_s: float = 10.0
-    window_ops: int = 1000
-    window_count: int = 3
-    min_ops: int = 20
-    waiting_writers: float = 1.0
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lock_wait_p99_ms: float = Field(default=100, gt=0)
+    min_throughput_ops_s: float = Field(default=30, gt=0)
+    window_s: float = Field(default=10, gt=0, description="length of a measuring window")
+    window_ops: int = Field(
+        default=1000, ge=1, description="a window also closes after this many operations"
+    )
+    window_count: int = Field(
+        default=3, ge=1, description="consecutive windows over a threshold before acting"
+    )
+    min_ops: int = Field(
+        default=20, ge=1, description="operations a window needs before its P99 is judged"
+    )
+    waiting_writers: float = Field(
+        default=1.0,
+        gt=0,
+        description="low throughput counts only while this many writers wait on the store "
+        "(for the lock or their commit) on average",
+    )
 
 
 @dataclass(frozen=True)

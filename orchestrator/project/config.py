@@ -28,6 +28,7 @@ from orchestrator.project.problems import (
     CrossFieldErrors,
     Loc,
 )
+from state import Limits
 from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
@@ -257,27 +258,9 @@ StateURLText = Annotated[
 ]
 
 
-class Thresholds(_Section):
+class Thresholds(Limits):
     """When the state store is too slow, and what to do about it."""
 
-    lock_wait_p99_ms: float = Field(default=100, gt=0)
-    min_throughput_ops_s: float = Field(default=30, gt=0)
-    window_s: float = Field(default=10, gt=0, description="length of a measuring window")
-    window_ops: int = Field(
-        default=1000, ge=1, description="a window also closes after this many operations"
-    )
-    window_count: int = Field(
-        default=3, ge=1, description="consecutive windows over a threshold before acting"
-    )
-    min_ops: int = Field(
-        default=20, ge=1, description="operations a window needs before its P99 is judged"
-    )
-    waiting_writers: float = Field(
-        default=1.0,
-        gt=0,
-        description="low throughput counts only while this many writers wait on the store "
-        "(for the lock or their commit) on average",
-    )
     action: Literal["warn", "migrate"] = "warn"
     migrate_to: StateURLText | None = Field(
         default=None, description="the state URL to migrate to with action: migrate"

@@ -24,7 +24,6 @@ from orchestrator.artifacts.folder import RunFolder
 from orchestrator.ops.migrate_run import point_run_at
 from orchestrator.project.config import Thresholds
 from state import (
-    Limits,
     StateManager,
     ThresholdMonitor,
     WindowFigures,
@@ -40,19 +39,6 @@ log = structlog.get_logger("orchestrator.state")
 
 # (event name, fields): the run's observer (display, --json).
 Observer = Callable[[str, dict[str, Any]], None]
-
-
-def limits_of(thresholds: Thresholds) -> Limits:
-    """The monitor's limits from the project file's ``state.thresholds``."""
-    return Limits(
-        lock_wait_p99_ms=thresholds.lock_wait_p99_ms,
-        min_throughput_ops_s=thresholds.min_throughput_ops_s,
-        window_s=thresholds.window_s,
-        window_ops=thresholds.window_ops,
-        window_count=thresholds.window_count,
-        min_ops=thresholds.min_ops,
-        waiting_writers=thresholds.waiting_writers,
-    )
 
 
 class StoreWatch:
@@ -75,7 +61,7 @@ class StoreWatch:
         self.url = url
         self.durability = durability
         self._observe = observer
-        self.monitor = ThresholdMonitor(limits_of(thresholds), self._crossed)
+        self.monitor = ThresholdMonitor(thresholds, self._crossed)
         self._task: asyncio.Task[None] | None = None
         manager.metrics.listeners.append(self.monitor.observe)
 
