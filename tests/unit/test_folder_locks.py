@@ -1,0 +1,52 @@
+"""The locks of a run folder (run.lock) and of the publish folder, over filelock."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.run_folder import LOCK_FILE as RUN_LOCK
+from orchestrator.run_folder import RunFolder, RunFolderError
+
+
+def test_a_held_run_is_refused_with_its_holder(tmp_path: Path) -> None:
+    first, second = RunFolder(tmp_path), RunFolder(tmp_path)
+    first.lock()
+    with pytest.raises(RunFolderError, match=f"is being written by pid {os.getpid()} on "):
+        second.lock()
+    first.unlock()
+    second.lock()  # free again once let go
+    second.unlock()
+    assert (tmp_path / RUN_LOCK).exists()  # kept: deleting it could split two holders
+
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from orchestrator.run_folder import RunFolder
+folder = RunFolder(Path(sys.argv[1]))
+folder.lock()  # held while the folder object lives
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_holder_leaves_the_run_free(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(RunFolderError, match=f"is being written by pid {child.pid} on "):
+            RunFolder(tmp_path).lock()
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    folder = RunFolder(tmp_path)
+    folder.lock()  # the kernel dropped the dead holder's lock
+    folder.unlock()
