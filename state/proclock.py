@@ -95,7 +95,7 @@ class ProcessLock:
         With nobody queued there is no one to go ahead of, so the lock is taken
         without a ticket (four system calls fewer than through the queue).
         """
-        return self._queue.empty() and self._try_lock()
+        return self._queue.empty() and _try_flock(self.fd)
 
     def _advance(self, blocking: bool) -> bool:
         """Go as far as possible towards holding the lock: a place in the queue, our
@@ -110,19 +110,9 @@ class ProcessLock:
         if not queue.wait_turn(blocking):
             return False
         if blocking:
-            self._lock()
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
             return True
-        return self._try_lock()
-
-    # The exclusion itself, behind the queue: overridden by a lock over another primitive.
-    def _try_lock(self) -> bool:
         return _try_flock(self.fd)
-
-    def _lock(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def _unlock(self) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
 
     async def acquire(self) -> None:
         """Take the lock in turn, waiting on the loop's thread or in a thread of our own."""
@@ -183,13 +173,13 @@ class ProcessLock:
             return True
         except _WaitExpired:
             self._waiting_inline = False
-            if self._queue.passed and self._try_lock():
+            if self._queue.passed and _try_flock(self.fd):
                 return True
             self._queue.abandon()
             return False
         except BaseException:
             self._waiting_inline = False
-            self._unlock()  # in case the interruption came just after
+            fcntl.flock(self.fd, fcntl.LOCK_UN)  # in case the interruption came just after
             self._queue.abandon()
             raise
 
@@ -218,7 +208,7 @@ class ProcessLock:
         if self._fd is None:  # closed: the kernel dropped the locks with the descriptors
             return
         with contextlib.suppress(OSError):
-            self._unlock()
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._queue.leave()
 
 

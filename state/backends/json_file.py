@@ -41,7 +41,6 @@ from state.errors import (
     StateWriteError,
 )
 from state.failpoints import failpoint
-from state.queued_filelock import QueuedFileLock
 from state.schema import SCHEMA_VERSION
 
 FORMAT = "novel-orchestrator-state"
@@ -152,7 +151,6 @@ class JSONFileBackend(LocalFileBackend):
     """``json:///path/state.json``: for prototypes and small books."""
 
     scheme = "json"
-    lock_type = QueuedFileLock
 
     def __init__(
         self,

@@ -13,8 +13,6 @@ from state.proclock import ProcessLock
 class LocalFileBackend(Backend):
     """A store in one file on a local disk, written under ``<file>.lock``."""
 
-    lock_type: type[ProcessLock] = ProcessLock
-
     def __init__(
         self,
         path: Path,
@@ -25,7 +23,7 @@ class LocalFileBackend(Backend):
     ) -> None:
         super().__init__(str(path), durability)
         self.path = path
-        self.lock = self.lock_type(path.with_name(path.name + ".lock"), lock_timeout_s)
+        self.lock = ProcessLock(path.with_name(path.name + ".lock"), lock_timeout_s)
         self.allow_network_fs = allow_network_fs
         self.create = create
 
