@@ -23,7 +23,6 @@ never leaves a committed chapter without its text.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -33,6 +32,8 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state import HealthCheck
@@ -92,13 +93,19 @@ def chapter_stem(number: int) -> str:
     return f"{number:03d}"
 
 
+def _write_holder(fd: int) -> None:
+    """Put who holds ``run.lock`` into it, for the message a second process gets."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+
+
 class RunFolder:
     """The paths of one run and atomic writes into them."""
 
     def __init__(self, root: Path) -> None:
         # Absolute, so that paths it hands out stay right whatever the cwd.
         self.root = root.absolute()
-        self._lock_fd: int | None = None
+        self._lock: FileLock | None = None
 
     @classmethod
     def existing(cls, root: Path) -> RunFolder:
@@ -149,30 +156,36 @@ class RunFolder:
         return self.root / "chapters" / f"{chapter_stem(chapter)}.md"
 
     def lock(self) -> None:
-        """Hold this run for the life of the process; a second process is refused.
+        """Hold this run until ``unlock`` (or while this object lives); a second process
+        is refused.
 
-        ``flock`` on ``run.lock``: the kernel drops it when the holder dies,
-        so a killed run never blocks its own resume.
+        ``filelock`` on ``run.lock`` (``flock`` underneath): the kernel drops it
+        when the holder dies, so a killed run never blocks its own resume. One
+        try, no wait; the holder writes who it is into the file for the refusal.
         """
         path = self.root / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        lock = FileLock(
+            path,
+            mode=0o644,
+            thread_local=False,  # held by the process, whichever thread lets go
+            fallback_to_soft=False,  # a lock file that outlives its killed holder is no lock
+            preserve_lock_file=True,  # the refused reads the holder's line from it
+            on_acquired=_write_holder,
+        )
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            lock.acquire(blocking=False)
+        except Timeout:
             holder = path.read_text(encoding="utf-8").strip() or "another process"
-            os.close(fd)
             raise RunFolderError(
                 f"{self.root} is being written by {holder}; wait for it to finish "
                 "(or stop it) before running or resuming this run"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
-        self._lock_fd = fd
+        self._lock = lock
 
     def unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing the descriptor drops the flock
-            self._lock_fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def write_text(self, target: Path | str, text: str) -> Path:
         return self.write_bytes(target, text.encode("utf-8"))

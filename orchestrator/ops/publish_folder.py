@@ -15,20 +15,25 @@ record, and a CURRENT behind HISTORY is rewritten by the next command.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state.atomic import replace_file
+from state.errors import LockTimeoutError
 
 CURRENT_FILE = "CURRENT.json"
 HISTORY_FILE = "HISTORY.jsonl"
 LOCK_FILE = "publish.lock"
+# A publish copies one book and rewrites two small files: seconds. Waiting longer than
+# this means the other publisher is stuck (stopped, or on a hung disk), not busy.
+LOCK_TIMEOUT_S = 300.0
 
 
 class PublishError(OrchestratorError):
@@ -48,20 +53,34 @@ class PublishFolder:
         self.root = root.absolute()
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the folder for one publish or rollback (other publishers wait)."""
+    def locked(self, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+        """Hold the folder for one publish or rollback (other publishers wait).
+
+        Waits are rare and short, so ``filelock``'s polling wait is fine here;
+        past ``timeout_s`` it is a LockTimeoutError naming the lock and the wait.
+        """
+        path = self.root / LOCK_FILE
+        lock = FileLock(
+            path,
+            mode=0o644,
+            thread_local=False,
+            fallback_to_soft=False,  # a lock file that outlives its killed holder is no lock
+            preserve_lock_file=True,  # deleting it would let two publishers lock two files
+        )
+        started = time.monotonic()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            lock.acquire(timeout=timeout_s)
+        except Timeout:
+            raise LockTimeoutError(str(path), time.monotonic() - started) from None
         except OSError as exc:
             raise PublishError(
                 f"cannot use the publish folder {self.root}: {exc.strerror}"
             ) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(fd)
+            lock.release()
 
     def history(self) -> list[dict[str, Any]]:
         """Every event, oldest first."""
