@@ -41,7 +41,7 @@ class ContinuityEditor(Agent):
         user = self.prompts.render(
             "editor",
             self.language,
-            outline=render_plan_outline(outline.chapters),
+            outline=render_plan_outline(outline.chapters, self.prompts.labels(self.language)),
             summaries=recap or "-",
             state=render_state(final_state, threads=list(final_state.foreshadowing)),
             known="\n".join(f"- {f.chapter}: {f.kind}: {f.detail}" for f in known) or "-",

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from agents.prompts import PromptLibrary
-from agents.schemas import ChapterPlan, PlannedChange, ProjectBrief
+from agents.prompts import Labels, PromptLibrary
+from agents.schemas import ChapterPlan, Outline, PlannedChange, ProjectBrief
 from state.models import CharacterState, StoryState
 
 
@@ -115,10 +115,40 @@ def _inline_scalar(value: str | int | float | bool | None) -> str:
     return dumped.strip().removesuffix("...").strip()
 
 
-def render_plan_outline(plans: Iterable[ChapterPlan]) -> str:
+def render_plan_outline(plans: Iterable[ChapterPlan], labels: Labels) -> str:
     """A compact outline, one line per chapter (for the continuity editor)."""
     return "\n".join(
-        f"{plan.number}. {plan.title} | {plan.setting} | {', '.join(plan.characters)}"
-        f" | plants {plan.plants or '-'} | pays off {plan.payoffs or '-'}"
+        f"{plan.number}. {plan.title} | {plan.setting} | {labels.join(plan.characters)}"
+        f" | {labels('outline.plants')}: {labels.join(plan.plants)}"
+        f" | {labels('outline.payoffs')}: {labels.join(plan.payoffs)}"
         for plan in plans
     )
+
+
+def render_outline_markdown(outline: Outline, labels: Labels) -> str:
+    """``outline.md``: the plan of the book for the author to read, in the book's language."""
+    lines = [f"# {outline.title}", ""]
+    for plan in outline.chapters:
+        lines += [f"## {labels('outline.chapter', number=plan.number, title=plan.title)}", ""]
+        items = [("pov", plan.pov), ("setting", plan.setting)]
+        items += [("cast", labels.join(plan.characters))]
+        items += [("plants", labels.join(plan.plants))] if plan.plants else []
+        items += [("payoffs", labels.join(plan.payoffs))] if plan.payoffs else []
+        lines += [
+            "- " + labels("outline.item", label=labels(f"outline.{name}"), value=value)
+            for name, value in items
+        ]
+        lines += ["", f"**{labels('outline.beats')}**", ""]
+        lines += [f"{i}. {beat}" for i, beat in enumerate(plan.beats, 1)]
+        if plan.changes:
+            lines += ["", f"**{labels('outline.changes')}**", ""]
+            lines += [f"- {_change_text(change, labels)}" for change in plan.changes]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _change_text(change: PlannedChange, labels: Labels) -> str:
+    subject = change.character or change.key.partition("/")[2]
+    field = labels.name("fields", change.field)
+    value = labels.value(change.field, change.new)
+    return labels("outline.change", subject=subject, field=field, value=value)

@@ -19,7 +19,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from orchestrator.run.summary import RunSummary, numbers_text, render_summary
+from agents.prompts import Labels, PromptLibrary
+from orchestrator.run.summary import RunSummary, render_summary
 
 TokenCount = Callable[[], int]
 
@@ -87,13 +88,19 @@ class RunProgress:
     def _on_reviewed(self, fields: dict[str, Any]) -> None:
         self.stage = "assembling"
 
-    def line(self, tokens: int) -> str:
-        elapsed = time.monotonic() - self.started
-        return (
-            f"{self.stage}: queued {self.queued} · writing {self.writing} · "
-            f"revising {self.revising} · done {self.final}/{self.chapters} · "
-            f"failed {self.failed} · revisions {self.revisions} · "
-            f"tokens {tokens:,} · {elapsed:.1f} s"
+    def line(self, tokens: int, labels: Labels) -> str:
+        return labels(
+            "progress",
+            stage=labels.name("stages", self.stage),
+            queued=self.queued,
+            writing=self.writing,
+            revising=self.revising,
+            done=self.final,
+            chapters=self.chapters,
+            failed=self.failed,
+            revisions=self.revisions,
+            tokens=f"{tokens:,}",
+            seconds=f"{time.monotonic() - self.started:.1f}",
         )
 
 
@@ -103,8 +110,12 @@ class Display:
     def __init__(self, tokens: TokenCount = lambda: 0) -> None:
         self.progress = RunProgress()
         self.tokens = tokens
+        self.prompts = PromptLibrary()
+        self.labels = self.prompts.labels("en")
 
     def __call__(self, event: str, fields: dict[str, Any]) -> None:
+        if event in ("run_started", "run_resumed") and "language" in fields:
+            self.labels = self.prompts.labels(fields["language"])  # the book's, from here on
         self.progress.update(event, fields)
         self.show(event, fields)
 
@@ -146,6 +157,7 @@ class PlainDisplay(Display):
 
     NOTABLE = (
         "run_started",
+        "run_resumed",
         "planned",
         "chapter_committed",
         "chapter_revision",
@@ -160,7 +172,7 @@ class PlainDisplay(Display):
     def show(self, event: str, fields: dict[str, Any]) -> None:
         if event in self.NOTABLE or event == "reviewed":
             self.console.print(
-                describe(event, fields), markup=False, highlight=False, soft_wrap=True
+                describe(event, fields, self.labels), markup=False, highlight=False, soft_wrap=True
             )
 
     def finish(self, summary: RunSummary) -> None:
@@ -184,18 +196,19 @@ class LiveDisplay(PlainDisplay):
         self.live.start()
 
     def _render(self) -> Group:
-        return Group(self.bar, Text(self.progress.line(self.tokens()), style="dim"))
+        return Group(self.bar, Text(self.progress.line(self.tokens(), self.labels), style="dim"))
 
     def show(self, event: str, fields: dict[str, Any]) -> None:
         if event in (
             "chapter_revision",
             "chapter_failed",
             "run_started",
+            "run_resumed",
             "reviewed",
             "budget_stopped",
         ):
             self.console.print(
-                describe(event, fields), markup=False, highlight=False, soft_wrap=True
+                describe(event, fields, self.labels), markup=False, highlight=False, soft_wrap=True
             )
         total = self.progress.chapters or None
         self.bar.update(
@@ -207,34 +220,37 @@ class LiveDisplay(PlainDisplay):
         self.live.stop()
 
 
-def describe(event: str, fields: dict[str, Any]) -> str:
-    """One readable line for an event."""
-    if event == "run_started":
-        return f"run {fields['run_id']}  ({fields['chapters']} chapters) -> {fields['run_dir']}"
-    if event == "planned":
-        return f"outline: {fields['chapters']} chapters, {fields['threads']} foreshadowing threads"
+def describe(event: str, fields: dict[str, Any], labels: Labels) -> str:
+    """One readable line for an event, in the book's language."""
+    if event in ("run_started", "run_resumed", "planned", "reviewed"):
+        return labels(f"events.{event}", **fields)
     if event == "chapter_committed":
-        kind = "written" if fields["attempt"] == 1 else f"revised (attempt {fields['attempt']})"
-        return f"chapter {fields['chapter']} {kind}: {fields['words']:,} words"
+        count = labels.count(fields["words"])
+        if fields["attempt"] == 1:
+            return labels("events.written", chapter=fields["chapter"], count=count)
+        return labels(
+            "events.revised", chapter=fields["chapter"], attempt=fields["attempt"], count=count
+        )
     if event == "chapter_revision":
-        reasons = "; ".join(fields["reasons"][:2])
-        return f"chapter {fields['chapter']} will be revised: {reasons}"
+        reasons = labels.join(list(fields["reasons"][:2]))
+        return labels("events.revision", chapter=fields["chapter"], reasons=reasons)
     if event == "chapter_failed":
-        return (
-            f"chapter {fields['chapter']} failed (attempt {fields['attempt']}): {fields['error']}"
-        )
-    if event == "reviewed":
-        return f"continuity pass: {fields['findings']} findings"
+        return labels("events.failed", **fields)
     if event == "budget_stopped":
-        stopped = (
-            [f"chapters {numbers_text(fields['chapters'])} not started"]
-            if fields["chapters"]
-            else []
-        )
+        stopped = []
+        if fields["chapters"]:
+            stopped.append(
+                labels("events.not_started", chapters=_numbers(fields["chapters"], labels))
+            )
         if fields["revisions"]:
-            stopped.append(f"revisions of chapters {numbers_text(fields['revisions'])} not made")
+            revisions = _numbers(fields["revisions"], labels)
+            stopped.append(labels("events.revisions_not_made", chapters=revisions))
         return f"{fields['reason']}: {'; '.join(stopped)}"
     return event
+
+
+def _numbers(numbers: list[int], labels: Labels) -> str:
+    return labels.join([str(n) for n in numbers])
 
 
 def make_display(*, quiet: bool, as_json: bool, tokens: TokenCount) -> Display:

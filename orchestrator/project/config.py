@@ -24,6 +24,7 @@ from pydantic import (
 
 from agents.clients.settings import RetrySettings
 from agents.schemas import ChapterPlan, Language, Outline
+from agents.text import join_cjk_lines
 from orchestrator.project.problems import (
     CrossFieldErrors,
     Loc,
@@ -313,10 +314,19 @@ class ProjectConfig(_Section):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
+        if self.project.language == "zh":
+            self._join_folded_lines()
         problems = _duplicate_names(self.characters) + _outline_problems(self)
         if problems:
             raise CrossFieldErrors(problems)
         return self
+
+    def _join_folded_lines(self) -> None:
+        """A Chinese book's prose fields without the spaces YAML folding puts between lines."""
+        self.project.premise = join_cjk_lines(self.project.premise)
+        self.world = [join_cjk_lines(note) for note in self.world]
+        for character in self.characters:
+            character.description = join_cjk_lines(character.description)
 
 
 def _duplicate_names(characters: list[CharacterConfig]) -> list[tuple[Loc, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.prompts import PromptLibrary
+from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ContinuityFinding, FindingKind
 from state.models import Conflicting
 
@@ -25,36 +25,37 @@ def revision_notes(
     found: Sequence[Conflicting], prompts: PromptLibrary, language: str
 ) -> list[str]:
     """One line per contradiction, in the project language, for the writer's revision prompt."""
+    labels = prompts.labels(language)
     return [
         prompts.render(
             "contradiction",
             language,
             subject=item.key.partition("/")[2],
-            field=item.field,
-            actual=_show(item.actual),
-            expected=_show(item.expected),
+            field=labels.name("fields", item.field),
+            actual=labels.value(item.field, item.actual),
+            expected=labels.value(item.field, item.expected),
         )
         for item in found
     ]
 
 
-def unresolved_findings(chapter: int, found: Sequence[Conflicting]) -> list[ContinuityFinding]:
-    """Contradictions left after the last attempt, as continuity findings."""
+def unresolved_findings(
+    chapter: int, found: Sequence[Conflicting], labels: Labels
+) -> list[ContinuityFinding]:
+    """Contradictions left after the last attempt, as continuity findings for the author."""
     return [
         ContinuityFinding(
             chapter=chapter,
             kind=_KIND_OF_FIELD.get(item.field, "other"),
             subject=item.key.partition("/")[2],
-            detail=(
-                f"chapter {chapter} assumes {item.key} {item.field} = {_show(item.expected)}, "
-                f"but the chapters before it leave {_show(item.actual)}"
+            detail=labels(
+                "contradiction_finding",
+                chapter=chapter,
+                subject=item.key.partition("/")[2],
+                field=labels.name("fields", item.field),
+                expected=labels.value(item.field, item.expected),
+                actual=labels.value(item.field, item.actual),
             ),
         )
         for item in found
     ]
-
-
-def _show(value: object) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]" if value else "[]"
-    return repr(value) if isinstance(value, str) else str(value)

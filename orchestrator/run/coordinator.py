@@ -405,10 +405,11 @@ class Coordinator:
     async def review(self, outline: Outline, schedule: Schedule) -> list[ContinuityFinding]:
         """The continuity editor's findings plus contradictions no attempt resolved."""
         summaries = {n: s.kept.summary for n, s in schedule.slots.items() if s.kept is not None}
+        labels = self.prompts.labels(self.brief.language)
         unresolved = [
             finding
             for slot in schedule.slots.values()
-            for finding in unresolved_findings(slot.number, slot.unresolved)
+            for finding in unresolved_findings(slot.number, slot.unresolved, labels)
         ]
         self.emit("reviewing", unresolved=len(unresolved))
         try:

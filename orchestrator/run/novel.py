@@ -20,7 +20,8 @@ import yaml
 
 from agents.clients.journal import JOURNAL_FILE
 from agents.clients.metered import MeteredClient
-from agents.render import render_plan_outline
+from agents.prompts import PromptLibrary
+from agents.render import render_outline_markdown
 from agents.schemas import Outline, ProjectBrief
 from orchestrator.artifacts.assemble import assemble
 from orchestrator.artifacts.book import Book, BookChapter
@@ -190,6 +191,7 @@ def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
         run_id=request.run_id,
         run_dir=str(request.folder.root),
         chapters=config.project.chapters,
+        language=config.project.language,
         workers=config.orchestrator.workers,
         mode=config.orchestrator.mode,
     )
@@ -201,7 +203,7 @@ async def _outline(coordinator: Coordinator, request: RunRequest, manager: State
     if kept is not None:
         return Outline.model_validate(kept)
     outline = await coordinator.plan(given_outline(request.config))
-    await _store_outline(request.folder, manager, outline)
+    await _store_outline(request.folder, manager, outline, request.config.project.language)
     return outline
 
 
@@ -327,12 +329,14 @@ async def _claim_store(manager: StateManager, run_id: str, url: str) -> None:
     await manager.put_meta("run", {"run_id": run_id})
 
 
-async def _store_outline(folder: RunFolder, manager: StateManager, outline: Outline) -> None:
+async def _store_outline(
+    folder: RunFolder, manager: StateManager, outline: Outline, language: str
+) -> None:
     data = outline.model_dump(mode="json")
     await manager.put_meta("outline", data)
     folder.write_json("outline.json", data)
     folder.write_text(
-        "outline.md", f"# {outline.title}\n\n{render_plan_outline(outline.chapters)}\n"
+        "outline.md", render_outline_markdown(outline, PromptLibrary().labels(language))
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.clients.base import Usage
+from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ContinuityFinding
 from orchestrator.run.spending import BudgetReport
 
@@ -69,39 +70,62 @@ class RunSummary(BaseModel):
 
 
 def render_summary(summary: RunSummary) -> str:
-    """The short summary printed at the end of a run (and by ``orchestrator status``)."""
+    """The short summary printed at the end of a run (and by ``orchestrator status``), in the
+    book's language."""
+    labels = PromptLibrary().labels(summary.language)
     usage = summary.usage
-    failed = ", ".join(str(n) for n in summary.failed) or "none"
     lines = [
-        f"{summary.title}: {summary.written}/{summary.chapters} chapters written "
-        f"({summary.revised} revised, failed: {failed}), {summary.words:,} words, "
-        f"{summary.wall_s:.1f} s",
-        f"  model calls {summary.model_calls} (critical path {summary.critical_path_calls}), "
-        f"tokens in {usage.input_tokens:,} out {usage.output_tokens:,} "
-        f"cache write {usage.cache_write_tokens:,} read {usage.cache_read_tokens:,}, "
-        f"cost ${usage.cost_usd:.4f}",
-        *_budget_lines(summary),
-        f"  continuity findings {len(summary.findings)}",
+        labels(
+            "summary.book",
+            title=summary.title,
+            written=summary.written,
+            chapters=summary.chapters,
+            revised=summary.revised,
+            failed=labels.join([str(n) for n in summary.failed]),
+            count=labels.count(summary.words),
+            seconds=f"{summary.wall_s:.1f}",
+        ),
+        "  "
+        + labels(
+            "summary.calls",
+            calls=summary.model_calls,
+            critical=summary.critical_path_calls,
+            input=f"{usage.input_tokens:,}",
+            output=f"{usage.output_tokens:,}",
+            cache_write=f"{usage.cache_write_tokens:,}",
+            cache_read=f"{usage.cache_read_tokens:,}",
+            cost=f"{usage.cost_usd:.4f}",
+        ),
+        *_budget_lines(summary, labels),
+        "  " + labels("summary.findings", n=len(summary.findings)),
     ]
-    lines += [f"    ch {f.chapter} {f.kind}: {f.detail}" for f in summary.findings[:5]]
+    lines += [
+        "    "
+        + labels(
+            "summary.finding",
+            chapter=f.chapter,
+            kind=labels.name("finding_kinds", f.kind),
+            detail=f.detail,
+        )
+        for f in summary.findings[:5]
+    ]
     if len(summary.findings) > 5:
-        lines.append(f"    ... and {len(summary.findings) - 5} more in findings.json")
+        lines.append("    " + labels("summary.more_findings", n=len(summary.findings) - 5))
     lines += [f"  {name:<12}{path}" for name, path in summary.paths.items()]
     return "\n".join(lines)
 
 
-def numbers_text(numbers: list[int]) -> str:
-    """``1, 2, 5``: chapter numbers as a summary line lists them."""
-    return ", ".join(str(n) for n in numbers)
-
-
-def _budget_lines(summary: RunSummary) -> list[str]:
+def _budget_lines(summary: RunSummary, labels: Labels) -> list[str]:
     budget = summary.budget
     if budget is None:
         return []
-    line = f"  budget ${budget.limit_usd:.4f}: spent ${budget.spent_usd:.4f}"
+    line = labels(
+        "summary.budget", limit=f"{budget.limit_usd:.4f}", spent=f"{budget.spent_usd:.4f}"
+    )
     if budget.not_started:
-        line += f", stopped before chapters {numbers_text(budget.not_started)}"
+        line += labels(
+            "summary.budget_not_started", chapters=labels.join([str(n) for n in budget.not_started])
+        )
     elif budget.stopped:
-        line += ", stopped before the revisions still to make"
-    return [line]
+        line += labels("summary.budget_revisions")
+    return ["  " + line]
