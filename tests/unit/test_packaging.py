@@ -24,7 +24,7 @@ def test_the_prompt_templates_ship_as_package_data() -> None:
     settings = _listed()
     assert settings["package-dir"] == {"agents.templates": "prompts"}
     assert (ROOT / "prompts" / "writer.en.md").exists()
-    assert settings["package-data"]["agents.templates"] == ["*.md"]  # type: ignore[index]
+    assert settings["package-data"]["agents.templates"] == ["*.md", "labels.*.yaml"]  # type: ignore[index]
 
 
 def test_the_templates_load_through_the_package() -> None:
@@ -32,4 +32,4 @@ def test_the_templates_load_through_the_package() -> None:
 
     templates = resources.files("agents.templates")
     names = {entry.name for entry in templates.iterdir()}
-    assert {"writer.en.md", "writer.zh.md", "planner.en.md", "editor.zh.md"} <= names
+    assert {"writer.en.md", "writer.zh.md", "labels.en.yaml", "labels.zh.yaml"} <= names
