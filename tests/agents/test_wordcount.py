@@ -8,7 +8,7 @@ def test_chinese_counts_characters_not_spaces() -> None:
 
 def test_chinese_counts_latin_runs_as_words_and_ignores_punctuation() -> None:
     # Fullwidth punctuation is the point here: it must count for nothing.
-    assert count_words("她打开了 Gmail 邮箱，看到 2 封信！", "zh") == 12  # noqa: RUF001
+    assert count_words("她打开了 Gmail 邮箱，看到 2 封信！", "zh") == 12
 
 
 def test_english_counts_words_not_punctuation() -> None:

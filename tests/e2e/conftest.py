@@ -55,7 +55,7 @@ world:
   - 维尔港终年大雾。
 llm:
   drift: 0.4
-"""  # noqa: RUF001 (Chinese prose has full-width commas)
+"""
 
 
 def cli_env(**extra: str) -> dict[str, str]:
