@@ -35,14 +35,16 @@ class CallJournal:
         self.path = path
         self._handle: IO[str] | None = None
 
-    def read(self) -> list[dict[str, Any]]:
-        """The records written so far (a torn last line is cut off the file)."""
+    def read(self, repair: bool = True) -> list[dict[str, Any]]:
+        """The records written so far. With ``repair`` (a process about to append) a torn
+        last line is cut off the file; without it (a reader such as ``status``, while the
+        run may be writing) the file is left as it is and only whole lines are read."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return []
         whole = data[: data.rfind(b"\n") + 1]
-        if len(whole) != len(data):
+        if repair and len(whole) != len(data):
             log.warning(
                 "call_journal_torn_line", path=str(self.path), dropped=len(data) - len(whole)
             )

@@ -93,6 +93,19 @@ def chapter_stem(number: int) -> str:
     return f"{number:03d}"
 
 
+_HOLDER = re.compile(r"pid (?P<pid>\d+) on (?P<host>\S+)")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
 def _write_holder(fd: int) -> None:
     """Put who holds ``run.lock`` into it, for the message a second process gets."""
     os.ftruncate(fd, 0)
@@ -181,6 +194,22 @@ class RunFolder:
                 "(or stop it) before running or resuming this run"
             ) from None
         self._lock = lock
+
+    def writer(self) -> tuple[str, bool | None] | None:
+        """Who holds ``run.lock`` as far as this machine can tell, without touching the lock
+        (a probe could make a concurrent ``resume`` fail its one try): None when nobody
+        wrote the run or its writer is gone; else the holder's line and whether it is alive
+        (None: on another host, where this machine cannot look)."""
+        try:
+            line = (self.root / LOCK_FILE).read_text(encoding="utf-8").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        found = _HOLDER.fullmatch(line)
+        if found is None:
+            return None
+        if found["host"] != socket.gethostname():
+            return line, None
+        return (line, True) if _pid_alive(int(found["pid"])) else None
 
     def unlock(self) -> None:
         if self._lock is not None:

@@ -12,6 +12,7 @@ from orchestrator.cli.metrics import metrics_group
 from orchestrator.cli.project import config_group
 from orchestrator.cli.publish import history, publish, rollback_cmd
 from orchestrator.cli.run import resume, run, status, verify_run
+from orchestrator.cli.runs import runs
 from orchestrator.cli.state import state_group
 from orchestrator.cli.worker import worker
 
@@ -24,6 +25,7 @@ from orchestrator.cli.worker import worker
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Console log level.",
 )
+@click.version_option(package_name="novel-orchestrator", prog_name="orchestrator")
 def cli(log_level: str) -> None:
     """Plan, write and assemble novels with many LLM agents over one consistent story state."""
     logs.LOG_LEVEL.set(log_level)
@@ -34,6 +36,7 @@ for command in (
     run,
     resume,
     status,
+    runs,
     verify_run,
     worker,
     state_group,

@@ -8,18 +8,19 @@ import click
 
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.cli.errors import user_errors
+from orchestrator.cli.runs import RUN
 from orchestrator.review.export import FORMATS, render
 from orchestrator.review.review import build_review
 from state.atomic import replace_file
 
 
-@click.group("metrics")
+@click.group("metrics", short_help="A run's figures: lock waits, model calls, tokens, cost.")
 def metrics_group() -> None:
     """A run's figures: state store lock waits, model calls, tokens, cost."""
 
 
 @metrics_group.command("export")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_dir", metavar="RUN", type=RUN)
 @click.option(
     "--format",
     "fmt",

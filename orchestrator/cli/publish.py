@@ -10,6 +10,7 @@ import click
 
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.cli.errors import user_errors
+from orchestrator.cli.runs import RUN
 from orchestrator.ops.publish import (
     DEFAULT_FOLDER,
     GateFailedError,
@@ -54,7 +55,7 @@ def _folder(publish_dir: Path | None, config_path: Path | None) -> PublishFolder
 
 
 @click.command("publish")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_dir", metavar="RUN", type=RUN)
 @_approval
 @click.option("--force", is_flag=True, help="Publish even if the gate fails (recorded as forced).")
 @_publish_dir
@@ -106,7 +107,7 @@ def rollback_cmd(
         click.echo(f"rolled back: version {event['to_version']} is current again")
 
 
-@click.command("history")
+@click.command("history", short_help="Every publish and rollback, and the current version.")
 @_publish_dir
 @_config
 @_json

@@ -16,6 +16,7 @@ from orchestrator.artifacts.manifest import verify
 from orchestrator.cli import logs
 from orchestrator.cli.display import Display, make_display
 from orchestrator.cli.errors import resumable_stop, user_errors
+from orchestrator.cli.runs import RUN, latest_run
 from orchestrator.errors import EXIT_FAILED
 from orchestrator.project.clients import make_client
 from orchestrator.project.load import load_config
@@ -90,8 +91,8 @@ def run(
     _execute(folder, client, quiet, as_json, lambda d: run_novel(request, d, client))
 
 
-@click.command("resume")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.command("resume", short_help="Go on with a run that stopped; committed work is kept.")
+@click.argument("run_dir", metavar="RUN", type=RUN)
 @run_output_options
 @user_errors
 def resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
@@ -152,21 +153,23 @@ def _tokens(client: MeteredClient) -> int:
     return usage.input_tokens + usage.output_tokens + usage.cache_read_tokens
 
 
-@click.command("status")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.command("status", short_help="How a run stands: finished, failed, running or interrupted.")
+@click.argument("run_dir", metavar="[RUN]", type=RUN, required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
-def status(run_dir: Path, as_json: bool) -> None:
-    """Show how a run stands: finished (its summary) or still running / interrupted."""
-    report = asyncio.run(run_status(run_dir))
+def status(run_dir: Path | None, as_json: bool) -> None:
+    """Show how a run stands: finished (its summary), failed, running (which process) or
+    interrupted, with its chapters, tokens and spend so far. RUN is a run folder or a run id
+    under ./runs; without it, the run that started last there."""
+    report = asyncio.run(run_status(run_dir or latest_run()))
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         click.echo(report.render())
 
 
-@click.command("verify")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.command("verify", short_help="Check every file of a run against its manifest.")
+@click.argument("run_dir", metavar="RUN", type=RUN)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
 def verify_run(run_dir: Path, as_json: bool) -> None:

@@ -11,13 +11,14 @@ import click
 
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.cli.errors import user_errors
+from orchestrator.cli.runs import RUN
 from orchestrator.ops.migrate_run import destination_url, is_run_folder, migrate_run, migrate_urls
 from orchestrator.ops.rewind import rewind_run
 from state import MigrationReport, open_state
 from state.url import parse_state_url
 
 
-@click.group("state")
+@click.group("state", short_help="Look into a store, migrate it, or rewind a run.")
 def state_group() -> None:
     """Look into a state store, migrate it, or rewind a run (json://, sqlite://, redis://)."""
 
@@ -104,7 +105,7 @@ def state_history(url: str, chapter: int | None, key: str | None) -> None:
 
 
 @state_group.command("rollback")
-@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_dir", metavar="RUN", type=RUN)
 @click.option(
     "--to-chapter",
     type=click.IntRange(1),

@@ -22,7 +22,7 @@ log = structlog.get_logger("orchestrator.board.worker")
 EXIT_INTERRUPTED = 130
 
 
-@click.command("worker")
+@click.command("worker", short_help="Join a run from this or another machine and write.")
 @click.argument("run", metavar="RUN")
 @click.option(
     "--state",

@@ -1,21 +1,25 @@
-"""``orchestrator status RUN``: how a run stands, finished or not.
+"""``orchestrator status [RUN]`` and ``orchestrator runs``: how runs stand.
 
-A finished run has ``summary.json``. A run still going (or one that died)
-does not; its state store then says which chapters are committed, revised or
-failed, and the outline how many there are.
+A finished run has ``summary.json``. One that has not finished is running
+(its writer, named in ``run.lock``, is alive) or interrupted; its state store
+then says which chapters are committed, revised or failed, the outline how
+many there are, and the call journal what it has spent so far.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.artifacts.folder import RunFolder
+from agents.clients.base import Usage
+from agents.clients.journal import JOURNAL_FILE, CallJournal
+from orchestrator.artifacts.folder import RUN_FILE, RunFolder
 from orchestrator.run.reports import read_summary
 from orchestrator.run.summary import RunSummary, render_summary
-from state import open_state
+from state import StateError, open_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +29,30 @@ class RunStatus:
     run_dir: Path
     summary: RunSummary | None = None
     title: str = ""
+    started_at: str = ""
     chapters: int | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    model_calls: int = 0
+    writer: str | None = None  # the live writer's "pid N on HOST"
+    store_error: str | None = None  # the store could not be read
 
     @property
     def state(self) -> str:
-        if self.summary is None:
-            return "running or interrupted"
-        return "finished" if self.summary.exit_code == 0 else "finished with failed chapters"
+        """finished, failed (finished with failed chapters), running or interrupted."""
+        if self.summary is not None:
+            return "finished" if self.summary.exit_code == 0 else "failed"
+        return "running" if self.writer is not None else "interrupted"
+
+    @property
+    def written(self) -> int:
+        if self.summary is not None:
+            return self.summary.written
+        return sum(n for status, n in self.counts.items() if status != "failed")
+
+    @property
+    def cost_usd(self) -> float:
+        return self.summary.usage.cost_usd if self.summary is not None else self.usage.cost_usd
 
     def to_dict(self) -> dict[str, Any]:
         if self.summary is not None:
@@ -40,28 +60,80 @@ class RunStatus:
         return {
             "state": self.state,
             "run_dir": str(self.run_dir),
+            "run_id": self.run_dir.name,
             "title": self.title,
+            "started_at": self.started_at,
+            "writer": self.writer,
             "chapters": self.chapters,
+            "written": self.written,
             "counts": self.counts,
+            "model_calls": self.model_calls,
+            "usage": self.usage.model_dump(mode="json"),
+            "store_error": self.store_error,
         }
 
     def render(self) -> str:
         if self.summary is not None:
             return f"{self.run_dir}: {self.state}\n{render_summary(self.summary)}"
+        doing = f"running ({self.writer})" if self.writer else "interrupted"
         total = "?" if self.chapters is None else str(self.chapters)
         counts = ", ".join(f"{name} {n}" for name, n in sorted(self.counts.items())) or "none yet"
-        return f"{self.run_dir}: {self.state}\n{self.title}: {total} chapters; {counts}"
+        tokens = self.usage.input_tokens + self.usage.output_tokens
+        lines = [
+            f"{self.run_dir}: {doing}",
+            f"{self.title}: {self.written}/{total} chapters ({counts}); "
+            f"{self.model_calls} model calls, {tokens:,} tokens, ${self.usage.cost_usd:.4f} so far",
+        ]
+        if self.store_error:
+            lines.append(f"  the state store could not be read: {self.store_error}")
+        if not self.writer:
+            lines.append(f"  go on with: orchestrator resume {self.run_dir}")
+        return "\n".join(lines)
 
 
 async def run_status(run_dir: Path) -> RunStatus:
-    """The status of the run in ``run_dir``."""
-    meta = RunFolder.existing(run_dir).run_meta()
+    """The status of the run in ``run_dir`` (read only: nothing in the folder changes)."""
+    folder = RunFolder.existing(run_dir)
+    meta = folder.run_meta()
     summary = read_summary(run_dir)
     if summary is not None:
-        return RunStatus(run_dir, summary=summary)
-    async with open_state(meta["state_url"], create=False) as manager:
-        records = await manager.chapters()
-        outline = await manager.meta("outline")
-    counts: Counter[str] = Counter(record.status for record in records.values())
-    chapters = None if outline is None else len(outline["chapters"])
-    return RunStatus(run_dir, title=meta.get("title", ""), chapters=chapters, counts=dict(counts))
+        return RunStatus(folder.root, summary=summary, started_at=meta.get("started_at", ""))
+    held = folder.writer()
+    calls = CallJournal(folder.path(JOURNAL_FILE)).read(repair=False)
+    usage = sum((call["usage"] for call in calls), Usage())
+    counts: Counter[str] = Counter()
+    chapters, error = None, None
+    try:
+        async with open_state(meta["state_url"], create=False) as manager:
+            records = await manager.chapters()
+            outline = await manager.meta("outline")
+        counts.update(record.status for record in records.values())
+        chapters = None if outline is None else len(outline["chapters"])
+    except StateError as exc:
+        error = str(exc)
+    return RunStatus(
+        folder.root,
+        title=meta.get("title", ""),
+        started_at=meta.get("started_at", ""),
+        chapters=chapters,
+        counts=dict(counts),
+        usage=usage,
+        model_calls=len(calls),
+        writer=None if held is None else held[0],
+        store_error=error,
+    )
+
+
+def run_folders(parent: Path) -> list[Path]:
+    """The run folders directly under ``parent``, oldest first (by when each started)."""
+    if not parent.is_dir():
+        return []
+    found = [p for p in parent.iterdir() if (p / RUN_FILE).is_file()]
+    return sorted(found, key=lambda p: (_started(p), p.name))
+
+
+def _started(folder: Path) -> str:
+    try:
+        return str(json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))["started_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""

@@ -84,7 +84,7 @@ def test_status_of_interrupted_run_with_relative_store(tmp_path: Path) -> None:
     proc = orchestrator("status", run.folder, "--json", cwd=tmp_path / "work")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["state"] == "running or interrupted"
+    assert report["state"] == "interrupted"
     assert sum(report["counts"].values()) == 6
 
 

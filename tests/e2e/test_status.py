@@ -50,11 +50,11 @@ def test_interrupted_run_counts_chapters_from_the_store(en_run: Run, tmp_path: P
     proc = orchestrator("status", copy, "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["state"] == "running or interrupted"
+    assert report["state"] == "interrupted"
     assert report["chapters"] == 6
     assert sum(report["counts"].values()) == 6
     text = orchestrator("status", copy, cwd=tmp_path)
-    assert "running or interrupted" in text.stdout
+    assert ": interrupted" in text.stdout
 
 
 def test_folder_that_is_not_a_run(tmp_path: Path) -> None:
