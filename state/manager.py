@@ -39,7 +39,7 @@ from state.models import (
     RewindResult,
     StateDelta,
     StoryState,
-    utcnow,
+    utc_iso,
 )
 from state.schema import SCHEMA_VERSION
 from state.transaction import Transaction
@@ -97,9 +97,7 @@ class StateManager:
             for key, doc in state.documents().items():
                 await tx.put(f"initial/{key}", doc)
                 await tx.put(key, doc)
-            await tx.put(
-                "meta/schema", {"version": SCHEMA_VERSION, "initialized_at": utcnow().isoformat()}
-            )
+            await tx.put("meta/schema", {"version": SCHEMA_VERSION, "initialized_at": utc_iso()})
             return True
 
     async def is_initialized(self) -> bool:
@@ -182,7 +180,7 @@ class StateManager:
             fields = await _drop_field_entries(tx, to_chapter)
             seq = None
             if dropped or records:
-                body = {"kind": "rewind", "to_chapter": to_chapter, "at": utcnow().isoformat()}
+                body = {"kind": "rewind", "to_chapter": to_chapter, "at": utc_iso()}
                 body["dropped"] = {str(c): s for c, s in sorted(dropped.items())}
                 seq = await tx.append_event(body, chapter=to_chapter)
             return RewindResult(
@@ -403,7 +401,7 @@ def _event_body(delta: StateDelta) -> dict[str, Any]:
         "chapter": delta.chapter,
         "attempt": delta.attempt,
         "author": delta.author,
-        "at": utcnow().isoformat(),
+        "at": utc_iso(),
         "changes": [c.model_dump(mode="json") for c in delta.changes],
         "reads": [r.model_dump(mode="json") for r in delta.reads],
     }

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from state.backend import Backend, StoredEvent, WriteSession
 from state.errors import MigrationError, StateError
 from state.failpoints import failpoint
-from state.models import utcnow
+from state.models import utc_iso
 from state.schema import MIGRATED_KEY
 from state.transaction import encode
 
@@ -200,7 +200,7 @@ async def _check_prefix(
 
 async def _mark(session: WriteSession, destination_url: str, digest: StoreDigest) -> bool:
     """Mark the old store a backup; a failure here (disk full) no longer undoes the switch."""
-    at = utcnow().isoformat()
+    at = utc_iso()
     marker = {"url": public_url(destination_url), "at": at, "sha256": digest.sha256}
     try:
         await session.commit({MIGRATED_KEY: encode(marker)}, [])

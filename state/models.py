@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 from state.jsontypes import JSON
 
@@ -142,7 +142,7 @@ class Event(_Record):
     chapter: int
     attempt: int
     author: str = ""
-    at: datetime
+    at: UtcTime
     changes: list[FieldChange]
     reads: list[FieldRead] = Field(default_factory=list)
     superseded: bool = False
@@ -208,3 +208,14 @@ class StoryState(_Record):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_iso(moment: datetime | None = None) -> str:
+    """A moment (default now) as every file of a run writes one: UTC, ISO 8601, to the
+    microsecond, with ``Z`` (``2025-03-01T09:30:00.000000Z``); ``datetime.fromisoformat``
+    reads it back."""
+    return (moment or utcnow()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# A datetime field that serializes to JSON as ``utc_iso`` writes it.
+UtcTime = Annotated[datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]

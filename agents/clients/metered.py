@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agents.clients.base import LLMClient, LLMRequest, LLMResponse, Usage
 from agents.clients.journal import CallJournal, call_to_json
 from agents.schemas import WritingBrief
+from state.models import utc_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,9 @@ class CallRecord:
     error: str | None = None
     session: int = 0  # which process of the run made it: 0 the first, 1 its first resume...
     writer: str | None = None  # a joined worker that made it ("pid 12 on host"); None: the run
+    # When it started on the wall clock (``utc_iso``): every process of a run on one clock,
+    # where ``started_s`` counts from its own process's start. None in older journals.
+    started_at: str | None = None
 
 
 @dataclass
@@ -92,6 +97,7 @@ class MeteredClient:
             usage=usage,
             error=error,
             session=self.session,
+            started_at=utc_iso(datetime.fromtimestamp(time.time() - (now - started), UTC)),
         )
         self.calls.append(record)
         if self.journal is not None:

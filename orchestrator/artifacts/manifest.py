@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from orchestrator.artifacts.folder import RUN_FILE, RunFolder, RunFolderError
 from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state.atomic import TEMP_MARK
 from state.errors import StateURLError
+from state.models import utc_iso
 from state.url import parse_state_url
 
 MANIFEST_FILE = "MANIFEST.json"
@@ -83,7 +83,7 @@ def write_manifest(folder: RunFolder) -> dict[str, Any]:
     listing = json.dumps(files, sort_keys=True, separators=(",", ":")).encode("utf-8")
     manifest = {
         "run_id": folder.run_id,
-        "created_at": datetime.now(UTC).isoformat(),
+        "created_at": utc_iso(),
         "digest": hashlib.sha256(listing).hexdigest(),
         "files": files,
     }

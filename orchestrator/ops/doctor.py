@@ -36,6 +36,13 @@ from state.atomic import stale_temp_files
 from state.url import parse_state_url
 
 
+def level(check: HealthCheck) -> str:
+    """What a check came to: ``ok`` when it passed, else how bad its failure is
+    (``warning``: reported, the target still healthy; ``error``: unhealthy).
+    ``HealthCheck.level`` is the severity its failure would have, not its result."""
+    return "ok" if check.ok else check.level
+
+
 @dataclass
 class DoctorReport:
     """Every check of one target."""
@@ -52,16 +59,16 @@ class DoctorReport:
             "target": self.target,
             "ok": self.ok,
             "checks": [
-                {"name": c.name, "ok": c.ok, "level": c.level, "detail": c.detail, **c.data}
+                {"name": c.name, "ok": c.ok, "level": level(c), "detail": c.detail, **c.data}
                 for c in self.checks
             ],
         }
 
     def render(self) -> str:
         lines = [f"doctor: {self.target}"]
+        marks = {"ok": "ok  ", "warning": "WARN", "error": "FAIL"}
         for c in self.checks:
-            mark = "ok  " if c.ok else ("WARN" if c.level == "warning" else "FAIL")
-            lines.append(f"  {mark} {c.name}: {c.detail}")
+            lines.append(f"  {marks[level(c)]} {c.name}: {c.detail}")
         failed = sum(not c.ok and c.level == "error" for c in self.checks)
         lines.append("healthy" if self.ok else f"{failed} check(s) failed")
         return "\n".join(lines)
@@ -150,7 +157,9 @@ def _manifest_check(folder: RunFolder) -> HealthCheck:
     if not folder.path(MANIFEST_FILE).exists():
         if folder.path(SUMMARY_FILE).exists():
             return HealthCheck("manifest", False, "the run finished but MANIFEST.json is missing")
-        return HealthCheck("manifest", True, "no manifest yet: the run has not finished", "warning")
+        return HealthCheck(
+            "manifest", False, "no manifest yet: the run has not finished", "warning"
+        )
     try:
         result = verify(folder)
     except ManifestError as exc:

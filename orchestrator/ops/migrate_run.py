@@ -14,7 +14,7 @@ from pathlib import Path
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder
 from state import MigrationReport, migrate_stores
 from state.errors import MigrationError
-from state.models import utcnow
+from state.models import utc_iso
 from state.url import StateURL, parse_state_url, with_default_namespace
 
 
@@ -46,9 +46,7 @@ async def migrate_urls(
 def point_run_at(run: RunFolder, url: str) -> None:
     """Rewrite ``run.json`` (atomically) so the run's store is ``url``; keep the old one."""
     meta = run.run_meta()
-    meta.setdefault("state_history", []).append(
-        {"url": meta["state_url"], "until": utcnow().isoformat()}
-    )
+    meta.setdefault("state_history", []).append({"url": meta["state_url"], "until": utc_iso()})
     meta["state_url"] = url
     run.write_json(RUN_FILE, meta)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from orchestrator.ops.publish_folder import (
 )
 from orchestrator.project.load import load_config
 from state.atomic import replace_file
+from state.models import utc_iso
 
 DEFAULT_FOLDER = Path("runs") / "published"
 _PUBLISHED_FILES = ("manuscript.md", "manuscript.epub", MANIFEST_FILE)
@@ -121,7 +121,7 @@ def publish_run(
             "manifest_digest": manifest,
             "approver": approver,
             "note": note,
-            "at": datetime.now(UTC).isoformat(),
+            "at": utc_iso(),
             "forced": bool(failed),
             "gate": [c.to_dict() for c in checks],
             "files": files,
@@ -147,7 +147,7 @@ def rollback(target: PublishFolder, approver: str, note: str) -> dict[str, Any]:
             "to_version": stack[-2]["version"],
             "approver": approver,
             "note": note,
-            "at": datetime.now(UTC).isoformat(),
+            "at": utc_iso(),
         }
         target.append(event)
         return event

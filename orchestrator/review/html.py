@@ -1,126 +1,344 @@
-"""The ``html`` export: one self-contained review page (styles and charts inline).
+"""The ``html`` export: one self-contained report page (styles and charts inline).
 
-It needs no network and no other file to be viewed: the charts are inline SVG
-(``report_charts``), the styles a ``<style>`` block, and every text from the
-run is escaped.
+It opens with the book, for its author: the chapters with their length and
+status, the continuity findings, the writing figures, the cost per agent and
+model, and the retries and errors. The state store's figures follow, for the
+engineer. The page is in the book's language (``lang`` and every label, from
+``prompts/report.<language>.yaml``, beside the run's other labels). It needs no
+network and no other file: the charts are inline SVG, the styles a ``<style>``
+block, and every text from the run is escaped.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import cache
 from html import escape
 from typing import Any
 
+import yaml
+
+from agents.prompts import default_prompts_dir
 from orchestrator.review import charts
 
+LANGUAGES = ("en", "zh")
+
 _STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+body { font: 15px/1.5 system-ui, "Noto Sans CJK SC", "WenQuanYi Zen Hei", sans-serif;
+       margin: 2em auto; max-width: 1000px; padding: 0 1em; color: #222; }
+h1 { font-size: 1.8em; margin-bottom: 0.1em; }
 h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+h2.engineer { margin-top: 3em; color: #555; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 13px; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; vertical-align: top; }
 th { background: #f4f6f7; } td.text, th.text { text-align: left; }
-.warn { background: #fdedec; } .ok { background: #eafaf1; }
+tr.total td { font-weight: bold; }
+.warn { background: #fdedec; } .ok { background: #eafaf1; padding: 0.3em 0.6em; }
+.status-failed { color: #c0392b; font-weight: bold; } .status-revised { color: #b9770e; }
 figure { margin: 0.8em 0; } svg { max-width: 100%; height: auto; }
-.muted { color: #777; }
+figcaption { font-size: 13px; color: #555; }
+.swatch { display: inline-block; width: 0.9em; height: 0.9em; margin: 0 0.3em 0 1em;
+          vertical-align: -0.1em; border-radius: 2px; }
+.swatch.line { height: 0.2em; vertical-align: 0.25em; }
+.muted { color: #777; } .lead { font-size: 1.05em; }
 """
+
+
+@cache
+def labels(language: str) -> dict[str, str]:
+    """The report's texts in ``language`` (English for a language without a file)."""
+    name = f"report.{language if language in LANGUAGES else 'en'}.yaml"
+    text = (default_prompts_dir() / name).read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+class _Texts:
+    """Labels of one language; ``t(key, **fields)`` fills a label's ``{fields}``."""
+
+    def __init__(self, language: str) -> None:
+        self.lang = language if language in LANGUAGES else "en"
+        self.texts = labels(self.lang)
+
+    def __call__(self, key: str, **fields: Any) -> str:
+        return self.texts[key].format(**fields) if fields else self.texts[key]
+
+    def status(self, status: str) -> str:
+        return self.texts.get(f"status_{status}", status)
+
+    def agent(self, agent: str) -> str:
+        return self.texts.get(f"agent_{agent}", agent)
+
+    def seconds(self, value: float | None) -> str:
+        return self("seconds", value="?" if value is None else f"{value:,.1f}")
 
 
 def review_html(review: dict[str, Any]) -> str:
     """The whole page."""
     run = review["run"]
+    t = _Texts(str(run.get("language") or "en"))
     sections = [
         f"<h1>{escape(str(run['title']))}</h1>",
-        f"<p class='muted'>run {escape(str(run['run_id']))} &middot; "
-        f"{escape(str(run['started_at']))}</p>",
-        _summary(review),
-        "<h2>State store</h2>",
-        _thresholds(review),
-        _ops_table(review),
-        "<h3>Lock wait over time</h3>",
-        _figure(charts.lock_wait_chart(review)),
-        "<h3>Throughput</h3>",
-        _figure(charts.throughput_chart(review)),
-        "<h2>Chapters</h2>",
-        "<h3>Timeline: which worker wrote which chapter when</h3>",
-        _figure(charts.timeline_chart(review)),
-        "<h3>Tokens and cost per chapter</h3>",
-        _figure(charts.tokens_chart(review)),
-        _chapters_table(review),
-        "<h2>Continuity findings</h2>",
-        _findings(review),
+        f"<p class='muted'>{escape(t('subtitle', run_id=run['run_id'], started_at=run['started_at'], wall=t.seconds(run['wall_s'])))}</p>",  # noqa: E501
+        *_book(review, t),
+        *_findings(review, t),
+        *_writing(review, t),
+        *_cost(review, t),
+        *_problems(review, t),
+        *_engineer(review, t),
     ]
     body = "\n".join(sections)
     return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Review: {escape(str(run['title']))}</title><style>{_STYLE}</style></head>"
+        f"<!DOCTYPE html>\n<html lang='{t.lang}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(t('page_title', title=run['title']))}</title>"
+        f"<style>{_STYLE}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
     )
 
 
-def _figure(svg: str) -> str:
-    return f"<figure>{svg}</figure>"
+def _figure(svg: str, caption: str, legend: list[tuple[str, str, bool]]) -> str:
+    """A chart with its caption (what the axes are) and legend (color, label, line?)."""
+    keys = "".join(
+        f"<span class='swatch{' line' if line else ''}' style='background:{color}'></span>"
+        f"{escape(label)}"
+        for color, label, line in legend
+    )
+    return f"<figure>{svg}<figcaption>{escape(caption)}<br>{keys}</figcaption></figure>"
 
 
-def _table(headers: list[str], rows: list[list[Any]], text_columns: int = 1) -> str:
+def _table(
+    headers: list[str],
+    rows: list[list[Any]],
+    text_columns: int = 1,
+    classes: list[str] | None = None,
+    text_at: tuple[int, ...] = (),
+) -> str:
     def cell(tag: str, index: int, value: Any) -> str:
-        kind = " class='text'" if index < text_columns else ""
+        kind = " class='text'" if index < text_columns or index in text_at else ""
         return f"<{tag}{kind}>{escape('' if value is None else str(value))}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(headers))
     thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
     body = "".join(
-        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
+        (f"<tr class='{classes[n]}'>" if classes and classes[n] else "<tr>")
+        + "".join(cell("td", i, v) for i, v in enumerate(row))
+        + "</tr>"
+        for n, row in enumerate(rows)
     )
     return f"<table>{thead}<tbody>{body}</tbody></table>"
 
 
-def _summary(review: dict[str, Any]) -> str:
-    run, state, llm = review["run"], review["state"], review["llm"]
-    usage = llm["usage"]
-    cost = llm["cost_usd"]
-    chapters = (
-        f"{run['written']}/{run['chapters']} written, {run['revised']} revised, "
-        f"failed: {run['failed'] or 'none'}"
+def _money(value: float | None, t: _Texts) -> str:
+    return t("cost_unknown") if value is None else f"${value:,.4f}"
+
+
+# -- for the author ---------------------------------------------------------------------
+
+
+def _book(review: dict[str, Any], t: _Texts) -> list[str]:
+    run, chapters = review["run"], review["chapters"]
+    statuses = Counter(c["status"] for c in chapters)
+    lead = t(
+        "book_summary",
+        written=run["written"],
+        chapters=run["chapters"],
+        revised=statuses.get("revised", 0),
+        failed=statuses.get("failed", 0),
+        length=f"{run['words'] or 0:,}",
+        unit=t("unit_words"),
+        calls=run["model_calls"],
+        cost=_money(review["llm"]["cost_usd"], t),
     )
-    tokens = (
-        f"in {usage['input_tokens']:,}, out {usage['output_tokens']:,}, "
-        f"cache read {usage['cache_read_tokens']:,}, cache write {usage['cache_write_tokens']:,}"
-    )
-    operations = f"{state['committed']} committed, {state['throughput_ops_s']} ops/s over the run"
+    notes = any(c.get("error") for c in chapters)
+    rows, classes = [], []
+    for c in chapters:
+        row = [c["chapter"], c["title"], t.status(c["status"]), c["attempts"], f"{c['words']:,}"]
+        rows.append([*row, c.get("error") or ""] if notes else row)
+        classes.append(f"status-{c['status']}" if c["status"] != "written" else "")
+    headers = [t("col_chapter"), t("col_title"), t("col_status"), t("col_attempts"),
+               f"{t('col_length')} ({t('unit_short')})"]  # fmt: skip
+    if notes:
+        headers.append(t("col_note"))
+    table = _table(headers, rows, classes=classes, text_at=(1, 2, 5))
+    return [f"<h2>{escape(t('book'))}</h2>", f"<p class='lead'>{escape(lead)}</p>", table]
+
+
+def _findings(review: dict[str, Any], t: _Texts) -> list[str]:
+    findings = review["findings"]
+    heading = f"<h2>{escape(t('findings'))}</h2>"
+    if not findings:
+        return [heading, f"<p class='ok'>{escape(t('findings_none'))}</p>"]
     rows = [
-        ["chapters", chapters],
-        ["revisions", run["revisions"]],
-        ["words", run["words"]],
-        ["wall time", f"{run['wall_s']} s"],
-        ["model calls", f"{run['model_calls']} (critical path {run['critical_path_calls']})"],
-        ["tokens", tokens],
-        ["cost estimate", "not available for this model" if cost is None else f"${cost:,.4f}"],
-        ["state store", f"{state['backend']}: {run['state_url']}"],
-        ["state operations", operations],
-        ["lock wait", _percentiles(state["lock_wait"])],
-        ["findings", len(review["findings"])],
+        [f.get("chapter"), t.texts.get(f"kind_{f.get('kind')}", str(f.get("kind"))),
+         f.get("subject", ""), f.get("detail", "")]
+        for f in sorted(findings, key=lambda f: (f.get("chapter") or 0))
+    ]  # fmt: skip
+    headers = [t("col_chapter"), t("col_kind"), t("col_subject"), t("col_detail")]
+    return [heading, f"<p>{escape(t('findings_intro'))}</p>", _table(headers, rows, 4)]
+
+
+def _failed_attempts(review: dict[str, Any]) -> set[tuple[int, int]]:
+    return {
+        (e["chapter"], e["attempt"])
+        for e in review.get("errors", [])
+        if e.get("kind") == "chapter" and e.get("chapter") and e.get("attempt")
+    }
+
+
+def _writing(review: dict[str, Any], t: _Texts) -> list[str]:
+    run = review["run"]
+    figures = t(
+        "writing_figures",
+        wall=t.seconds(run["wall_s"]),
+        calls=run["model_calls"],
+        critical=run["critical_path_calls"],
+        revisions=run["revisions"],
+    )
+    c = charts.COLORS
+    timeline = [
+        (c["first"], t("legend_first"), False),
+        (c["revision"], t("legend_revision"), False),
     ]
-    return _table(["", ""], rows, text_columns=2)
+    failed = _failed_attempts(review)
+    if failed:
+        timeline.append((c["failed"], t("legend_failed"), False))
+    if len(review.get("clock", {}).get("sessions", [])) > 1:
+        timeline.append((c["resumed"], t("legend_resumed"), True))
+    tokens = [(c["input"], t("legend_input"), False), (c["cached"], t("legend_cached"), False),
+              (c["output"], t("legend_output"), False)]  # fmt: skip
+    if any(ch["cost_usd"] is not None for ch in review["chapters"]):
+        tokens.append((c["cost"], t("legend_cost"), True))
+    return [
+        f"<h2>{escape(t('writing'))}</h2>",
+        f"<p>{escape(figures)}</p>",
+        f"<h3>{escape(t('timeline'))}</h3>",
+        _figure(charts.timeline_chart(review, failed), t("timeline_axes"), timeline),
+        f"<h3>{escape(t('tokens'))}</h3>",
+        _figure(charts.tokens_chart(review), t("tokens_axes"), tokens),
+    ]
 
 
-def _percentiles(summary: dict[str, Any]) -> str:
+def _cost(review: dict[str, Any], t: _Texts) -> list[str]:
+    rows = review["llm"].get("by_agent", [])
+    table_rows = [
+        [t.agent(r["agent"]), r["model"], r["calls"], r["failed_calls"], f"{r['input_tokens']:,}",
+         f"{r['output_tokens']:,}", f"{r['cache_read_tokens']:,}", t.seconds(r["latency_s"]),
+         "" if r["cost_usd"] is None else f"{r['cost_usd']:,.4f}"]
+        for r in rows
+    ]  # fmt: skip
+    usage, cost = review["llm"]["usage"], review["llm"]["cost_usd"]
+    table_rows.append(
+        [t("total"), "", sum(r["calls"] for r in rows), sum(r["failed_calls"] for r in rows),
+         f"{usage['input_tokens']:,}", f"{usage['output_tokens']:,}",
+         f"{usage['cache_read_tokens']:,}", t.seconds(sum(r["latency_s"] for r in rows)),
+         "" if cost is None else f"{cost:,.4f}"]
+    )  # fmt: skip
+    headers = [t("col_agent"), t("col_model"), t("col_calls"), t("col_failed_calls"),
+               t("col_tokens_in"), t("col_tokens_out"), t("col_cached"), t("col_seconds"),
+               t("col_cost")]  # fmt: skip
+    classes = [""] * len(rows) + ["total"]
+    return [f"<h2>{escape(t('cost'))}</h2>", _table(headers, table_rows, 2, classes)]
+
+
+def _problems(review: dict[str, Any], t: _Texts) -> list[str]:
+    parts = [f"<h2>{escape(t('problems'))}</h2>"]
+    retries = review.get("retries", [])
+    if not retries:
+        parts.append(f"<p class='ok'>{escape(t('retries_none'))}</p>")
+    else:
+        groups: dict[tuple[str, str], list[float]] = {}
+        for r in retries:
+            groups.setdefault((str(r["agent"]), str(r["reason"])), []).append(r["wait_s"])
+        rows = [[t.agent(agent), reason, len(waits), t.seconds(sum(waits))]
+                for (agent, reason), waits in sorted(groups.items())]  # fmt: skip
+        headers = [t("col_agent"), t("col_reason"), t("col_count"), t("col_waited")]
+        parts += [f"<p>{escape(t('retries_intro', count=len(retries)))}</p>",
+                  _table(headers, rows, 2)]  # fmt: skip
+    errors = review.get("errors", [])
+    if not errors:
+        parts.append(f"<p class='ok'>{escape(t('errors_none'))}</p>")
+        return parts
+    rows = []
+    for e in errors:
+        if e["kind"] == "call":
+            what = t("error_call", agent=t.agent(e["agent"]), error=e["error"])
+        elif e["kind"] == "chapter":
+            what = t("error_chapter", attempt=e["attempt"], error=e["error"])
+        else:
+            what = t("error_log", event=e.get("event"), detail=e["error"])
+        rows.append([t.seconds(e["t_s"]), e.get("chapter") or "", what])
+    headers = [t("col_when"), t("col_chapter"), t("col_what")]
+    table = _table(headers, rows, 0, text_at=(2,))
+    parts += [f"<p>{escape(t('errors_intro'))}</p>", f"<div class='warn'>{table}</div>"]
+    return parts
+
+
+# -- for the engineer -------------------------------------------------------------------
+
+
+def _engineer(review: dict[str, Any], t: _Texts) -> list[str]:
+    state, run = review["state"], review["run"]
+    c = charts.COLORS
+    summary = t(
+        "store_summary",
+        backend=state["backend"],
+        committed=state["committed"],
+        throughput=state["throughput_ops_s"],
+        waits=_percentiles(state["lock_wait"], t),
+    )
+    parts = [
+        f"<h2 class='engineer'>{escape(t('engineer'))}</h2>",
+        f"<p>{escape(summary)}<br><span class='muted'>{escape(str(run['state_url']))}</span></p>",
+    ]
+    if len(review.get("clock", {}).get("sessions", [])) > 1:
+        start = t.seconds(review["clock"]["state_start_s"])
+        parts.append(f"<p class='muted'>{escape(t('store_resumed', start=start))}</p>")
+    limits = state.get("thresholds", {})
+    waits = [(c["p50"], t("legend_p50"), True), (c["p99"], t("legend_p99"), True),
+             (c["max"], t("legend_max"), True)]  # fmt: skip
+    if limits.get("lock_wait_p99_ms") is not None:
+        waits.append(
+            (c["limit"], t("legend_threshold", limit=f"{limits['lock_wait_p99_ms']:g}"), True)
+        )
+    ops = [(c["ops"], t("legend_ops"), False)]
+    if limits.get("min_throughput_ops_s") is not None:
+        ops.append(
+            (c["limit"], t("legend_min_ops", limit=f"{limits['min_throughput_ops_s']:g}"), True)
+        )
+    if any(e.get("event") == "migrated" for e in state["threshold_events"]):
+        waits.append((c["migrated"], t("legend_migrated"), True))
+        ops.append((c["migrated"], t("legend_migrated"), True))
+    return [
+        *parts,
+        _thresholds(review, t),
+        _ops_table(review, t),
+        f"<h3>{escape(t('lock_wait'))}</h3>",
+        _figure(charts.lock_wait_chart(review), t("lock_wait_axes"), waits),
+        f"<h3>{escape(t('throughput'))}</h3>",
+        _figure(charts.throughput_chart(review), t("throughput_axes"), ops),
+    ]
+
+
+def _percentiles(summary: dict[str, Any], t: _Texts) -> str:
     if not summary.get("count"):
-        return "no waits recorded"
+        return t("no_waits")
     keys = ("p50_ms", "p95_ms", "p99_ms", "p99.9_ms", "max_ms")
     return ", ".join(f"{k.removesuffix('_ms').upper()} {summary[k]} ms" for k in keys)
 
 
-def _thresholds(review: dict[str, Any]) -> str:
+def _thresholds(review: dict[str, Any], t: _Texts) -> str:
     state = review["state"]
     limits = state.get("thresholds", {})
     events = state["threshold_events"]
-    head = (
-        f"<p>Thresholds: lock-wait P99 over {_num(limits.get('lock_wait_p99_ms'))} ms, or under "
-        f"{_num(limits.get('min_throughput_ops_s'))} ops/s while writers wait; "
-        f"action <b>{escape(str(limits.get('action', 'warn')))}</b>.</p>"
+    head = t(
+        "thresholds",
+        p99=_num(limits.get("lock_wait_p99_ms")),
+        ops=_num(limits.get("min_throughput_ops_s")),
+        action=limits.get("action", "warn"),
     )
+    head = f"<p>{escape(head)}</p>"
     if not events:
-        return head + "<p class='ok'>No threshold was crossed.</p>"
+        return head + f"<p class='ok'>{escape(t('thresholds_ok'))}</p>"
     rows = [
         [
             e.get("event"), e.get("at"), e.get("backend") or e.get("from"),
@@ -130,7 +348,8 @@ def _thresholds(review: dict[str, Any]) -> str:
         ]
         for e in events
     ]  # fmt: skip
-    headers = ["event", "at", "store", "P99 ms", "ops/s", "waiting", "over", "to", "action"]
+    headers = [t(f"col_{k}") for k in ("event", "at", "store", "p99", "ops", "waiting", "over",
+                                        "to", "action")]  # fmt: skip
     return head + f"<div class='warn'>{_table(headers, rows, text_columns=3)}</div>"
 
 
@@ -138,7 +357,7 @@ def _num(value: Any) -> str:
     return "?" if value is None else f"{value:g}"
 
 
-def _ops_table(review: dict[str, Any]) -> str:
+def _ops_table(review: dict[str, Any], t: _Texts) -> str:
     rows = []
     for op, stats in sorted(review["state"]["ops"].items()):
         wait, hold = stats["lock_wait"], stats["hold"]
@@ -147,37 +366,7 @@ def _ops_table(review: dict[str, Any]) -> str:
             [op, outcomes, wait.get("p50_ms"), wait.get("p99_ms"), wait.get("max_ms"),
              hold.get("p50_ms"), hold.get("p99_ms"), hold.get("max_ms")]
         )  # fmt: skip
-    headers = [
-        "operation",
-        "outcomes",
-        "wait P50",
-        "wait P99",
-        "wait max",
-        "hold P50",
-        "hold P99",
-        "hold max",
-    ]
-    return _table(headers, rows, text_columns=2) + "<p class='muted'>times in milliseconds</p>"
-
-
-def _chapters_table(review: dict[str, Any]) -> str:
-    rows = [
-        [c["chapter"], c["title"], c["status"], c["attempts"], c["words"], c["model_calls"],
-         round(c["model_latency_s"], 3), c["input_tokens"], c["output_tokens"],
-         c["cache_read_tokens"], "" if c["cost_usd"] is None else f"{c['cost_usd']:.4f}"]
-        for c in review["chapters"]
-    ]  # fmt: skip
-    headers = ["chapter", "title", "status", "attempts", "words", "calls", "model s",
-               "tokens in", "out", "cached", "cost USD"]  # fmt: skip
-    return _table(headers, rows, text_columns=3)
-
-
-def _findings(review: dict[str, Any]) -> str:
-    findings = review["findings"]
-    if not findings:
-        return "<p class='ok'>No continuity findings.</p>"
-    rows = [
-        [f.get("chapter"), f.get("kind"), f.get("subject", ""), f.get("detail", "")]
-        for f in findings
-    ]
-    return _table(["chapter", "kind", "subject", "detail"], rows, text_columns=4)
+    keys = ("operation", "outcomes", "wait_p50", "wait_p99", "wait_max", "hold_p50", "hold_p99",
+            "hold_max")  # fmt: skip
+    headers = [t(f"col_{k}") for k in keys]
+    return _table(headers, rows, text_columns=2) + f"<p class='muted'>{escape(t('times_ms'))}</p>"

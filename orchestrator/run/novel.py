@@ -52,6 +52,7 @@ from orchestrator.run.store_watch import StoreWatch
 from orchestrator.run.summary import RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
+from state.models import utc_iso
 from state.url import parse_state_url, with_default_namespace
 
 
@@ -311,7 +312,7 @@ def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at
             "title": config.project.title,
             "config": str(request.config_path.resolve()),
             "state_url": url,
-            "started_at": started_at.isoformat(),
+            "started_at": utc_iso(started_at),
         },
     )
 

@@ -24,6 +24,7 @@ from orchestrator.run.schedule import Schedule
 from orchestrator.run.spending import BudgetReport
 from orchestrator.run.summary import ChapterOutcome, RunSummary
 from state import StateManager
+from state.models import utc_iso
 
 
 def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcome]:
@@ -118,8 +119,13 @@ def _metrics(summary: RunSummary, client: MeteredClient, manager: StateManager) 
         "wall_s": summary.wall_s,
         "state": manager.metrics.snapshot(),
         "state_detail": manager.metrics.detail(),
-        # Model call times are on the client's clock, state times on the store's: the offset.
-        "clock": {"llm_minus_state_s": _clock_offset(client, manager)},
+        # Model call times are on the client's clock, state times on the store's: the offset,
+        # and when the store's clock started on the wall clock (a review puts every process
+        # of a resumed run on one clock, each call by its ``started_at``).
+        "clock": {
+            "llm_minus_state_s": _clock_offset(client, manager),
+            "state_started_at": _wall_start(manager),
+        },
         "llm": {
             "calls": calls,
             "usage": summary.usage.model_dump(),
@@ -133,6 +139,12 @@ def _clock_offset(client: MeteredClient, manager: StateManager) -> float:
     """Seconds from the store's metrics origin (monotonic) to the client's (perf_counter)."""
     now_mono, now_perf = time.monotonic(), time.perf_counter()
     return round((client.origin - now_perf) - (manager.metrics.started - now_mono), 6)
+
+
+def _wall_start(manager: StateManager) -> str:
+    """When the store's metrics started (``time.monotonic`` origin), on the wall clock."""
+    ago = time.monotonic() - manager.metrics.started
+    return utc_iso(datetime.fromtimestamp(time.time() - ago, UTC))
 
 
 def read_summary(run_dir: Path) -> RunSummary | None:

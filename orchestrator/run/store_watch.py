@@ -32,7 +32,7 @@ from state import (
     recommended_backend,
 )
 from state.errors import StateError
-from state.models import utcnow
+from state.models import utc_iso
 from state.url import StateURL, parse_state_url, with_default_namespace
 
 log = structlog.get_logger("orchestrator.state")
@@ -74,7 +74,7 @@ class StoreWatch:
         destination = self._destination() if self.thresholds.action == "migrate" else None
         event: dict[str, Any] = {
             "event": "threshold_crossed",
-            "at": utcnow().isoformat(),
+            "at": utc_iso(),
             "backend": scheme,
             "recommended_backend": recommended_backend(scheme),
             "action": "migrate" if destination else "warn",
@@ -142,14 +142,14 @@ class StoreWatch:
                 on_verified=lambda: self._switch(destination),
             )
         except (StateError, OSError) as exc:
-            failed = {"event": "migration_failed", "at": utcnow().isoformat(), "error": str(exc)}
+            failed = {"event": "migration_failed", "at": utc_iso(), "error": str(exc)}
             self._record("state_migration_failed", failed, warning=True)
             return
         self.url = destination
         self.monitor.reset()
         done = {
             "event": "migrated",
-            "at": utcnow().isoformat(),
+            "at": utc_iso(),
             "t_s": round(time.monotonic() - self.manager.metrics.started, 3),
             "from": public_url(source),
             "to": destination,

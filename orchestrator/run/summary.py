@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,6 +10,7 @@ from agents.clients.base import Usage
 from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ContinuityFinding
 from orchestrator.run.spending import BudgetReport
+from state.models import UtcTime
 
 ChapterStatus = Literal["written", "revised", "failed"]
 
@@ -41,8 +41,8 @@ class RunSummary(BaseModel):
     language: str
     run_dir: str
     state_url: str
-    started_at: datetime
-    finished_at: datetime
+    started_at: UtcTime
+    finished_at: UtcTime
     wall_s: float
     chapters: int
     written: int = Field(description="chapters with a kept attempt")

@@ -28,7 +28,6 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -66,6 +65,7 @@ from state.errors import (
     StoreUnreachableError,
 )
 from state.failpoints import failpoint
+from state.models import utc_iso
 from state.schema import SCHEMA_VERSION
 
 log = structlog.get_logger("state.redis")
@@ -123,7 +123,7 @@ class RedisBackend(Backend):
                     self.prefix,
                     SCHEMA_VERSION,
                     int(self.create),
-                    datetime.now(UTC).isoformat(),
+                    utc_iso(),
                 )
             )
             config = await server_config(self._client)

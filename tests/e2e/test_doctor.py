@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ def test_a_finished_run_is_healthy(en_run: Run) -> None:
     }
     assert set(found) == expected
     assert all(c["ok"] for c in found.values())
+    assert {c["level"] for c in found.values()} == {"ok"}  # a passing check is no error
     assert "files match MANIFEST.json" in found["manifest"]["detail"]
 
 
@@ -51,7 +53,9 @@ def test_too_little_free_space_fails(en_run: Run) -> None:
         "doctor", en_run.folder, "--min-free-mb", str(10**9), "--json", cwd=en_run.folder.parent
     )
     assert proc.returncode == 1
-    assert not checks(proc)["disk"]["ok"]
+    disk = checks(proc)["disk"]
+    assert not disk["ok"]
+    assert disk["level"] == "error"
 
 
 def test_a_missing_store_fails_clearly(en_run: Run) -> None:
@@ -75,3 +79,18 @@ def test_a_store_migrated_into_the_run_folder_is_no_artifact(
     assert verified.returncode == 0, verified.stdout
     assert json.loads(verified.stdout)["unlisted"] == []
     assert orchestrator("doctor", run.folder, cwd=run.folder.parent).returncode == 0
+
+
+def test_a_run_that_has_not_finished_warns_of_its_manifest(en_run: Run, tmp_path: Path) -> None:
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(en_run.folder, unfinished)
+    for name in ("MANIFEST.json", "summary.json"):
+        (unfinished / name).unlink()
+
+    proc = orchestrator("doctor", unfinished, "--json", cwd=tmp_path)
+
+    assert proc.returncode == 0, proc.stdout  # a warning leaves the run healthy
+    manifest = checks(proc)["manifest"]
+    assert (manifest["ok"], manifest["level"]) == (False, "warning")
+    text = orchestrator("doctor", unfinished, cwd=tmp_path).stdout
+    assert "WARN manifest: no manifest yet" in text

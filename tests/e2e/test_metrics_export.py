@@ -109,13 +109,16 @@ def test_html_is_one_self_contained_report(drift_run: Run, tmp_path: Path) -> No
     assert "<link" not in page
     assert "<script" not in page
     assert "P99 threshold 100 ms" in page
-    for heading in (
-        "State store",
-        "Timeline",
-        "Tokens and cost per chapter",
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", page)
+    assert headings == [
+        "The book",
         "Continuity findings",
-    ):
-        assert heading in page
+        "Writing",
+        "Cost per agent and model",
+        "Retries and errors",
+        "For the engineer: the state store",
+    ]
+    assert "<html lang='en'>" in page
     assert drift_run.summary["title"].replace("'", "&#x27;") in page
 
 
@@ -130,3 +133,18 @@ def test_export_of_a_folder_that_is_not_a_finished_run_is_refused(tmp_path: Path
     assert proc.returncode == 2
     assert "not a run folder" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_json_has_the_authors_figures(review: dict[str, Any]) -> None:
+    calls = review["llm"]["calls"]
+    by_agent = review["llm"]["by_agent"]
+    assert [row["agent"] for row in by_agent] == ["planner", "writer", "editor"]
+    assert sum(row["calls"] for row in by_agent) == len(calls)
+    assert sum(row["output_tokens"] for row in by_agent) == review["llm"]["usage"]["output_tokens"]
+    assert review["retries"] == []  # the offline model never fails
+    assert review["errors"] == []
+    assert review["run"]["length_unit"] == "words"
+    assert review["clock"]["origin"].endswith("Z")
+    # one clock, from the run's start: nothing before it, the store's operations on it too
+    assert min(c["start_s"] for c in calls) >= 0
+    assert review["state"]["operations"][0][0] >= review["clock"]["state_start_s"] >= 0

@@ -24,7 +24,11 @@ def test_the_prompt_templates_ship_as_package_data() -> None:
     settings = _listed()
     assert settings["package-dir"] == {"agents.templates": "prompts"}
     assert (ROOT / "prompts" / "writer.en.md").exists()
-    assert settings["package-data"]["agents.templates"] == ["*.md", "labels.*.yaml"]  # type: ignore[index]
+    assert settings["package-data"]["agents.templates"] == [
+        "*.md",
+        "labels.*.yaml",
+        "report.*.yaml",
+    ]  # type: ignore[index]
 
 
 def test_the_templates_load_through_the_package() -> None:
