@@ -204,3 +204,45 @@ def test_the_json_schema_describes_the_file() -> None:
     assert set(schema["required"]) == {"project", "characters"}
     assert schema["additionalProperties"] is False
     assert {"type": "string"} in schema["properties"]["world"]["anyOf"]
+
+
+# A problem a --set caused names the --set, not a line of the file (which is fine).
+
+
+def _set_error(path: Path, *overrides: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, overrides)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "llm.lantency_ms=5",
+            "--set llm.lantency_ms=5: llm.lantency_ms: unknown key; did you mean",
+        ),
+        ("project.chapters=0", "--set project.chapters=0: project.chapters: should be greater"),
+        ("llm.foo.bar=1", "--set llm.foo.bar=1: llm.foo: unknown key"),
+        ("world=[a, 3]", "--set world=[a, 3]: world[1]: expected a string"),
+        (
+            "orchestrator.mode=window",
+            "--set orchestrator.mode=window: orchestrator.window: required",
+        ),
+        ("nonsense", "--set nonsense: expected path=value"),
+    ],
+)
+def test_a_set_problem_names_the_set_not_a_line(override: str, expected: str) -> None:
+    message = _set_error(EXAMPLE, override)
+    assert message.startswith(expected), message
+    assert "config.yaml" not in message
+
+
+def test_file_and_set_problems_each_name_their_own_place(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["project"]["target_word"] = 10  # line 5 of the file
+    message = _set_error(write_config(data), "llm.sede=3")
+    lines = message.splitlines()
+    assert lines[0].endswith("novel.yaml: 2 problems in the project file")
+    assert lines[1].startswith("--set llm.sede=3: llm.sede: unknown key; did you mean 'seed'?")
+    assert "novel.yaml:5: project.target_word: unknown key" in lines[2]

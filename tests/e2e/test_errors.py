@@ -87,6 +87,8 @@ def test_unknown_key_from_set_suggests_the_close_one(tmp_path: Path) -> None:
     config = write_project(tmp_path)
     proc = orchestrator("run", config, "--set", "llm.sede=3", cwd=tmp_path)
     assert_bad_input(proc, "llm.sede", "did you mean 'seed'")
+    # the --set is named, not a line of the file (which is fine)
+    assert proc.stderr.startswith("error: --set llm.sede=3: llm.sede: unknown key")
 
 
 @pytest.mark.parametrize(
