@@ -178,8 +178,50 @@ def test_a_given_outline_must_fit_the_project(write_config: WriteConfig) -> None
     data["project"]["outline"] = [_plan(1, "Ann"), _plan(2, "Zed", payoffs=["ghost"])]
     message = _error(write_config(data))
     assert "project.outline: has 2 chapters, project.chapters is 3" in message
-    assert "project.outline[1]: unknown characters ['Zed']" in message
+    assert "project.outline[1].pov: 'Zed' is not in the cast (the cast: Ann, Ben, Cy)" in message
     assert "pays off thread 'ghost'" in message
+
+
+def test_relationships_name_characters_of_the_cast(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["characters"][0]["initial"]["relationships"] = {
+        "Ben": "a friend",
+        "Nobody Atall": "a ghost",
+        "Cyy": "a cousin",
+    }
+    message = _error(write_config(data))
+    ghost = "characters[0].initial.relationships['Nobody Atall']: 'Nobody Atall' is not in the cast"
+    assert f"{ghost} (the cast: Ann, Ben, Cy)" in message
+    cousin = "characters[0].initial.relationships.Cyy: 'Cyy' is not in the cast"
+    assert f"{cousin}; did you mean 'Cy'?" in message
+    assert "'Ben'" not in message
+
+
+def test_a_given_outline_names_characters_of_the_cast(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["project"]["outline"] = [
+        _plan(1, "Anne"),
+        _plan(2, "Ben", characters=["Ben", "Cy", "Zed"]),
+        _plan(
+            3,
+            "Cy",
+            changes=[
+                {"key": "characters/Benn", "field": "location", "new": "mill"},
+                {"key": "characters/Ann", "field": "relationships", "new": {"Ghost": "feared"}},
+            ],
+        ),
+    ]
+    path = write_config(data)
+    lines = _error(path).splitlines()
+    assert lines[0].endswith("4 problems in the project file")
+    expected = [
+        ":8: project.outline[0].pov: 'Anne' is not in the cast; did you mean 'Ann'?",
+        ":18: project.outline[1].characters: 'Zed' is not in the cast (the cast: Ann, Ben, Cy)",
+        ":29: project.outline[2].changes[0].key: 'Benn' is not in the cast; did you mean 'Ben'?",
+        ":35: project.outline[2].changes[1].new.Ghost: 'Ghost' is not in the cast",
+    ]
+    for line, want in zip(lines[1:], expected, strict=True):
+        assert f"{path}{want}" in line, (line, want)
 
 
 def test_per_agent_models_override_the_default() -> None:
