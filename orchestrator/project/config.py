@@ -55,7 +55,9 @@ class ProjectSection(_Section):
     chapters: int = Field(ge=1, le=10_000, description="how many chapters")
     target_words: int = Field(default=2000, ge=50, le=100_000, description="per chapter")
     outline: list[ChapterPlan] | None = Field(
-        default=None, description="a given outline, used as is instead of the planner's"
+        default=None,
+        description="the author's outline, used as is instead of the planner's: its titles "
+        "are kept, its plants and payoffs tracked as foreshadowing threads",
     )
 
 

@@ -171,6 +171,10 @@ def test_a_given_outline_is_used_as_is(write_config: WriteConfig) -> None:
     ledger = initial_state(config, outline).foreshadowing
     assert ledger["the-key"].payoff_due == 3
     assert ledger["the-key"].description == "the key"
+    # its threads listed as a planner lists them: counted and described alike
+    assert [(t.id, t.description) for t in outline.threads] == [("the-key", "the key")]
+    assert [plan.title for plan in outline.chapters] == ["C1", "C2", "C3"]
+    assert project_brief(config).outline_given
 
 
 def test_a_given_outline_must_fit_the_project(write_config: WriteConfig) -> None:
