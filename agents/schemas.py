@@ -199,6 +199,10 @@ class ProjectBrief(_Schema):
     world: list[str] = Field(default_factory=list)
     characters: list[CharacterSheet] = Field(min_length=1)
     initial: StoryState = Field(default_factory=StoryState)
+    # The outline is the author's (the project file gives it): its chapter titles are kept,
+    # whatever title a writer model answers with. Not in dumps: the planner's request (and
+    # so the offline model's seed) is what it was.
+    outline_given: bool = Field(default=False, exclude=True)
 
     def places(self) -> list[str]:
         """The distinct places the characters start in, in order of appearance."""

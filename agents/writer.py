@@ -118,6 +118,8 @@ class ChapterWriter(Agent):
         }
 
     def _draft(self, job: ChapterJob, output: ChapterOutput, prompt_tokens: int) -> ChapterDraft:
+        if self.brief.outline_given:  # the author's titles, not the model's
+            output = output.model_copy(update={"title": job.plan.title})
         # Kept as paragraphs joined by blank lines: the digest is of what the files hold.
         text = prose(output.text)
         words = count_words(text, self.language)

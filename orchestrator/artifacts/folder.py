@@ -74,7 +74,14 @@ def disk_check(path: Path, min_free_mb: int) -> HealthCheck:
 
 
 def ensure_disk_space(path: Path, min_free_mb: int = MIN_FREE_MB) -> None:
-    """The quick check before a run writes: refuse to start on a (nearly) full disk."""
+    """The quick check before a run writes: refuse to start on a (nearly) full disk.
+
+    ``path`` need not exist yet (a run folder about to be made): the free space is
+    that of its nearest existing parent, the disk it will be made on.
+    """
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
     check = disk_check(path, min_free_mb)
     if not check.ok:
         raise DiskSpaceError(f"not starting: {check.detail}; free some space first")
@@ -119,6 +126,7 @@ class RunFolder:
         # Absolute, so that paths it hands out stay right whatever the cwd.
         self.root = root.absolute()
         self._lock: FileLock | None = None
+        self._made: list[Path] = []  # what this process created, for ``discard``
 
     @classmethod
     def existing(cls, root: Path) -> RunFolder:
@@ -132,20 +140,48 @@ class RunFolder:
             raise RunFolderError(f"{root} is not a run folder (no {RUN_FILE})")
         return cls(root)
 
-    @classmethod
-    def create(cls, root: Path) -> RunFolder:
-        """A new run folder; an existing one that already holds a run is refused."""
+    @staticmethod
+    def check_new(root: Path) -> None:
+        """Refuse, creating nothing, a folder a new run cannot be made in: a file, or a
+        folder that already holds a run."""
         root = root.absolute()
+        if root.exists() and not root.is_dir():
+            raise RunFolderError(f"cannot create the run folder {root}: it is a file")
         if (root / RUN_FILE).exists():
             raise RunFolderError(
                 f"{root} already holds a run ({RUN_FILE} exists); choose another --run-dir"
             )
+
+    @classmethod
+    def create(cls, root: Path) -> RunFolder:
+        """A new run folder; an existing one that already holds a run is refused."""
+        cls.check_new(root)
+        folder = cls(root)
         try:
             for sub in ("", "drafts", "chapters", "logs"):
-                (root / sub).mkdir(parents=True, exist_ok=True)
+                folder._make_dir(folder.root / sub)
         except OSError as exc:
-            raise RunFolderError(f"cannot create the run folder {root}: {exc.strerror}") from None
-        return cls(root)
+            folder.discard()
+            raise RunFolderError(
+                f"cannot create the run folder {folder.root}: {exc.strerror}"
+            ) from None
+        return folder
+
+    def _make_dir(self, path: Path) -> None:
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        path.mkdir(parents=True, exist_ok=True)
+        self._made.extend(reversed(missing))  # outermost first
+
+    def discard(self) -> None:
+        """Remove exactly what this process created in making and locking the folder
+        (a run refused before it started); a folder that was there is left as it was."""
+        self.unlock()
+        for path in reversed(self._made):  # innermost first
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        self._made.clear()
 
     @property
     def run_id(self) -> str:
@@ -177,6 +213,7 @@ class RunFolder:
         try, no wait; the holder writes who it is into the file for the refusal.
         """
         path = self.root / LOCK_FILE
+        made = not path.exists()
         lock = FileLock(
             path,
             mode=0o644,
@@ -194,6 +231,8 @@ class RunFolder:
                 "(or stop it) before running or resuming this run"
             ) from None
         self._lock = lock
+        if made:
+            self._made.append(path)
 
     def writer(self) -> tuple[str, bool | None] | None:
         """Who holds ``run.lock`` as far as this machine can tell, without touching the lock

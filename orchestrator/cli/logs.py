@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,25 @@ def configure(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+@contextmanager
+def errors_only() -> Iterator[None]:
+    """Console warnings held back while checks run whose failure is a message of its own
+    (a state server retried before it is found unreachable): the user gets that one line.
+    A ``--log-level`` of info or debug still shows everything."""
+    if LOG_LEVEL.get() in ("debug", "info"):
+        yield
+        return
+    streams = [
+        (handler, handler.level)
+        for handler in logging.getLogger().handlers
+        if type(handler) is logging.StreamHandler
+    ]
+    for handler, _ in streams:
+        handler.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for handler, level in streams:
+            handler.setLevel(level)

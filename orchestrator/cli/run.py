@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from agents.clients.metered import MeteredClient
-from orchestrator.artifacts.folder import RunFolder, new_run_id
+from orchestrator.artifacts.folder import RUN_FILE, RunFolder, new_run_id
 from orchestrator.artifacts.manifest import verify
 from orchestrator.cli import logs
 from orchestrator.cli.display import Display, make_display
@@ -20,7 +20,7 @@ from orchestrator.cli.runs import RUN, latest_run
 from orchestrator.errors import EXIT_FAILED
 from orchestrator.project.clients import make_client
 from orchestrator.project.load import load_config
-from orchestrator.run.novel import RunRequest, resume_novel, run_novel
+from orchestrator.run.novel import RunRequest, check_start, resume_novel, run_novel
 from orchestrator.run.status import run_status
 from orchestrator.run.summary import RunSummary
 from state import StateError
@@ -85,10 +85,20 @@ def run(
     config = load_config(config_path, overrides)
     client = MeteredClient(make_client(config, str(config_path)))
     run_id = run_dir.name if run_dir else new_run_id(config.project.title)
-    folder = RunFolder.create(run_dir or config_path.parent / "runs" / run_id)
-    folder.lock()
-    request = RunRequest(config=config, config_path=config_path, folder=folder)
-    _execute(folder, client, quiet, as_json, lambda d: run_novel(request, d, client))
+    root = run_dir or config_path.parent / "runs" / run_id
+    # Every check that can refuse the run, before anything is created.
+    with logs.errors_only():
+        asyncio.run(check_start(config, config_path, root))
+    folder = RunFolder.create(root)
+    try:
+        folder.lock()
+        request = RunRequest(config=config, config_path=config_path, folder=folder)
+        _execute(folder, client, quiet, as_json, lambda d: run_novel(request, d, client))
+    except Exception:
+        # Refused before it started (no run.json): what this run created goes again.
+        if not folder.path(RUN_FILE).exists():
+            folder.discard()
+        raise
 
 
 @click.command("resume", short_help="Go on with a run that stopped; committed work is kept.")

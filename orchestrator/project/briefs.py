@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from agents.base import AgentSettings
 from agents.context import ContextBudget
-from agents.schemas import CharacterSheet, Outline, ProjectBrief
+from agents.schemas import CharacterSheet, Outline, ProjectBrief, ThreadPlan, humanize
 from orchestrator.project.config import AgentName, ProjectConfig
 from state.models import CharacterState, StoryState
 
@@ -37,13 +37,19 @@ def project_brief(config: ProjectConfig) -> ProjectBrief:
             for c in config.characters
         ],
         initial=initial_state(config),
+        outline_given=project.outline is not None,
     )
 
 
 def given_outline(config: ProjectConfig) -> Outline | None:
     """The outline the file gives, if it gives one (already validated)."""
     plans = config.project.outline
-    return None if plans is None else Outline(title=config.project.title, chapters=plans)
+    if plans is None:
+        return None
+    # Its threads listed as a planner lists them, so they are counted and described alike.
+    planted = dict.fromkeys(ident for plan in plans for ident in plan.plants)
+    threads = [ThreadPlan(id=ident, description=humanize(ident)) for ident in planted]
+    return Outline(title=config.project.title, chapters=plans, threads=threads)
 
 
 def agent_settings(config: ProjectConfig, agent: AgentName) -> AgentSettings:

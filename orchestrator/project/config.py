@@ -7,6 +7,7 @@ what the agents and the store are given from it is ``project.briefs``.
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -55,7 +56,9 @@ class ProjectSection(_Section):
     chapters: int = Field(ge=1, le=10_000, description="how many chapters")
     target_words: int = Field(default=2000, ge=50, le=100_000, description="per chapter")
     outline: list[ChapterPlan] | None = Field(
-        default=None, description="a given outline, used as is instead of the planner's"
+        default=None,
+        description="the author's outline, used as is instead of the planner's: its titles "
+        "are kept, its plants and payoffs tracked as foreshadowing threads",
     )
 
 
@@ -69,7 +72,8 @@ class InitialState(_Section):
     emotion: str = Field(default="", description="in the project language, e.g. restless")
     alive: bool = True
     relationships: dict[str, str] = Field(
-        default_factory=dict, description="other character -> how this one sees them"
+        default_factory=dict,
+        description="another character of the cast -> how this one sees them",
     )
     inventory: list[str] = Field(default_factory=list)
     knowledge: list[str] = Field(default_factory=list)
@@ -316,7 +320,11 @@ class ProjectConfig(_Section):
     def _references(self) -> Self:
         if self.project.language == "zh":
             self._join_folded_lines()
-        problems = _duplicate_names(self.characters) + _outline_problems(self)
+        problems = (
+            _duplicate_names(self.characters)
+            + _relationship_problems(self.characters)
+            + _outline_problems(self)
+        )
         if problems:
             raise CrossFieldErrors(problems)
         return self
@@ -342,6 +350,56 @@ def _duplicate_names(characters: list[CharacterConfig]) -> list[tuple[Loc, str]]
     return problems
 
 
+class _Cast:
+    """The names of the cast, to check every other place a character is named against."""
+
+    def __init__(self, characters: list[CharacterConfig]) -> None:
+        self.names = [character.name for character in characters]
+
+    def unknown(self, name: str) -> str | None:
+        """Why ``name`` is not a character of the cast (with the closest one), or None."""
+        if name in self.names:
+            return None
+        close = difflib.get_close_matches(name, self.names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{name!r} is not in the cast{hint} (the cast: {', '.join(self.names)})"
+
+
+def _relationships_of(value: Any) -> list[str]:
+    """The characters a ``relationships`` value names (its keys)."""
+    return [str(name) for name in value] if isinstance(value, dict) else []
+
+
+def _relationship_problems(characters: list[CharacterConfig]) -> list[tuple[Loc, str]]:
+    cast = _Cast(characters)
+    return [
+        (("characters", index, "initial", "relationships", name), why)
+        for index, character in enumerate(characters)
+        for name in character.initial.relationships
+        if (why := cast.unknown(name)) is not None
+    ]
+
+
+def _plan_cast_problems(cast: _Cast, plan: ChapterPlan, where: Loc) -> list[tuple[Loc, str]]:
+    """Every name of a chapter plan that is not a character of the cast: its point of
+    view, who is on stage, whose state a planned change changes (and their relationships)."""
+    problems: list[tuple[Loc, str]] = []
+    if (why := cast.unknown(plan.pov)) is not None:
+        problems.append(((*where, "pov"), why))
+    for name in dict.fromkeys(plan.characters):
+        if name != plan.pov and (why := cast.unknown(name)) is not None:
+            problems.append(((*where, "characters"), why))
+    for index, change in enumerate(plan.changes):
+        at: Loc = (*where, "changes", index)
+        if change.character is not None and (why := cast.unknown(change.character)) is not None:
+            problems.append(((*at, "key"), why))
+        if change.character is not None and change.field == "relationships":
+            for name in _relationships_of(change.new):
+                if (why := cast.unknown(name)) is not None:
+                    problems.append(((*at, "new", name), why))
+    return problems
+
+
 def _outline_problems(config: ProjectConfig) -> list[tuple[Loc, str]]:
     plans = config.project.outline
     if plans is None:
@@ -352,13 +410,9 @@ def _outline_problems(config: ProjectConfig) -> list[tuple[Loc, str]]:
         problems.append(
             (where, f"has {len(plans)} chapters, project.chapters is {config.project.chapters}")
         )
-    known = {character.name for character in config.characters}
+    cast = _Cast(config.characters)
     for index, plan in enumerate(plans):
-        unknown = sorted(plan.named_characters() - known)
-        if unknown:
-            problems.append(
-                ((*where, index), f"unknown characters {unknown}; the cast is {sorted(known)}")
-            )
+        problems += _plan_cast_problems(cast, plan, (*where, index))
     try:
         Outline(title=config.project.title, chapters=plans)
     except ValidationError as exc:

@@ -4,6 +4,7 @@ overrides applied before validation, and every problem reported at once as
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,16 @@ import yaml
 from pydantic import ValidationError
 
 from orchestrator.project.config import ProjectConfig
-from orchestrator.project.overrides import OverrideError, apply_overrides
-from orchestrator.project.problems import ConfigError, ConfigProblem, LineFinder, Loc, problems_from
+from orchestrator.project.overrides import OverrideError, apply_overrides, override_path
+from orchestrator.project.problems import (
+    ConfigError,
+    ConfigProblem,
+    LineFinder,
+    Loc,
+    OverrideFinder,
+    format_loc,
+    problems_from,
+)
 
 
 class _Loader(yaml.SafeLoader):
@@ -72,14 +81,54 @@ def parse_config(
         got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
         expected = "expected a mapping with project:, characters:, world:, llm:, ..."
         raise ConfigError(source, [ConfigProblem("", f"{expected}; got {got}", line_of(()))])
+    file_alone = copy.deepcopy(data) if overrides else data  # to tell whose a problem is
     try:
         apply_overrides(data, overrides)
     except OverrideError as exc:
-        raise ConfigError(source, [ConfigProblem("", str(exc))]) from None
+        raise ConfigError(source, [ConfigProblem("", exc.reason, override=exc.override)]) from None
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, problems_from(exc, ProjectConfig, line_of)) from None
+        override_of = _override_finder(overrides, file_alone) if overrides else None
+        raise ConfigError(source, problems_from(exc, ProjectConfig, line_of, override_of)) from None
+
+
+def _override_finder(overrides: Sequence[str], file_alone: dict[str, Any]) -> OverrideFinder:
+    """The ``--set`` a problem comes from: the last one that set its field (or a field it
+    is in); else, for a problem the file alone does not have, the one nearest to it
+    (``--set orchestrator.mode=window`` for ``orchestrator.window: required``)."""
+    paths = [(tuple(override_path(override)), override) for override in overrides]
+    try:
+        ProjectConfig.model_validate(file_alone)
+        in_file: set[tuple[str, str]] = set()
+    except ValidationError as exc:
+        in_file = {(p.path, p.message) for p in problems_from(exc, ProjectConfig, _no_line)}
+
+    def override_of(loc: Loc, message: str) -> str | None:
+        key = tuple(str(part) for part in loc)
+        for path, override in reversed(paths):
+            if key[: len(path)] == path:  # at or under what it set
+                return override
+        if not paths or (format_loc(loc), message) in in_file:
+            return None
+        nearest = max(reversed(paths), key=lambda item: _shared(item[0], key))
+        return nearest[1]
+
+    return override_of
+
+
+def _shared(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    """How many leading parts two field paths have in common."""
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _no_line(_loc: Loc) -> None:
+    return None
 
 
 def _parse_yaml(text: str, source: str | Path) -> tuple[Any, LineFinder]:

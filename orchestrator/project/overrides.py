@@ -39,11 +39,18 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return data
 
 
-def _split(override: str) -> tuple[list[str], Any]:
-    path, sep, raw = override.partition("=")
+def override_path(override: str) -> list[str]:
+    """The field path ``path=value`` sets, as its parts: ``["llm", "seed"]``."""
+    path, sep, _ = override.partition("=")
     parts = path.strip().split(".")
     if not sep or not all(parts):
         raise OverrideError(override, "expected path=value, e.g. llm.latency_ms=500")
+    return parts
+
+
+def _split(override: str) -> tuple[list[str], Any]:
+    parts = override_path(override)
+    raw = override.partition("=")[2]
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.MarkedYAMLError as exc:

@@ -2,7 +2,9 @@
 
 Every problem is reported as ``<file>:<line>: <field path>: <what is expected>``,
 for example ``config.yaml:23: characters[2].initial.location: expected a
-string, got 42``. All problems are listed, not only the first.
+string, got 42``; one a ``--set`` caused names it instead of a line of the file
+(``--set llm.seed=x: llm.seed: expected a whole number, got 'x'``). All problems
+are listed, not only the first.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 Loc = tuple[str | int, ...]
 # Finds the line of a field path in the source file (None when unknown).
 LineFinder = Callable[[Loc], int | None]
+# Finds the ``--set`` argument a problem (its field path, its message) comes from (None
+# when it is the file's).
+OverrideFinder = Callable[[Loc, str], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +37,12 @@ class ConfigProblem:
     message: str
     line: int | None = None
     column: int | None = None
+    override: str | None = None  # the ``--set path=value`` that caused it, if one did
 
     def render(self, source: Path | str) -> str:
-        """``file:line[:col]: path: message``."""
-        where = str(source)
-        if self.line is not None:
+        """``file:line[:col]: path: message``, or ``--set path=value: path: message``."""
+        where = str(source) if self.override is None else f"--set {self.override}"
+        if self.line is not None and self.override is None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
@@ -90,15 +96,28 @@ def format_loc(loc: Loc) -> str:
 
 
 def problems_from(
-    exc: ValidationError, root: type[BaseModel], line_of: LineFinder
+    exc: ValidationError,
+    root: type[BaseModel],
+    line_of: LineFinder,
+    override_of: OverrideFinder | None = None,
 ) -> list[ConfigProblem]:
-    """Every error of a validation of ``root``, with its field path and line."""
+    """Every error of a validation of ``root``, with its field path and its line, or the
+    ``--set`` that caused it (``override_of``)."""
     problems = [
-        ConfigProblem(format_loc(loc), message, line_of(loc))
+        _problem(loc, message, line_of, override_of)
         for error in exc.errors(include_url=False)
         for loc, message in _messages(error, root)
     ]
     return sorted(problems, key=lambda problem: problem.line or 0)
+
+
+def _problem(
+    loc: Loc, message: str, line_of: LineFinder, override_of: OverrideFinder | None
+) -> ConfigProblem:
+    override = override_of(loc, message) if override_of is not None else None
+    if override is not None:
+        return ConfigProblem(format_loc(loc), message, override=override)
+    return ConfigProblem(format_loc(loc), message, line_of(loc))
 
 
 def _messages(error: ErrorDetails, root: type[BaseModel]) -> list[tuple[Loc, str]]:

@@ -126,7 +126,8 @@ class Coordinator:
         """The config's outline if it gives one, else the planner's."""
         self.emit("planning", source="config" if given else "planner")
         outline = given or await self.planner.plan(self.brief)
-        self.emit("planned", chapters=len(outline.chapters), threads=len(outline.threads))
+        # The threads tracked (the ledger): every one planted, listed in threads or not.
+        self.emit("planned", chapters=len(outline.chapters), threads=len(outline.ledger()))
         return outline
 
     # -- writing -----------------------------------------------------------------------

@@ -82,6 +82,29 @@ def state_url(
     return parse_state_url(with_default_namespace(url, folder.run_id), base_dir).full(secret)
 
 
+async def check_start(config: ProjectConfig, config_path: Path, root: Path) -> None:
+    """Every refusal a new run in ``root`` can meet, before anything of it is created:
+    the folder (a file, or one that holds a run), the free disk where it will be made,
+    and a configured state store (reached, and not another run's). The default store,
+    SQLite in the new folder, has nothing to reach yet. The project file, its API key and
+    prices are checked before this (``load_config``, ``make_client``)."""
+    RunFolder.check_new(root)
+    ensure_disk_space(root, config.orchestrator.min_free_mb)
+    if config.state.url is None:
+        return
+    folder = RunFolder(root)  # paths only: nothing is made
+    url = state_url(config, folder, config_path.parent)
+    opening = state_url(config, folder, config_path.parent, secret=True)
+    parsed = parse_state_url(opening)
+    server = parsed.redis is not None
+    if not server and not parsed.path.exists():
+        return  # a file store the run will create: nothing there to refuse it
+    # A server store is opened as the run will open it (an empty store in the run's own
+    # namespace, if none is there); a file store is only read.
+    async with open_state(opening, create=server) as manager:
+        await _check_claim(manager, folder.run_id, url)
+
+
 async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
     """Run the whole book; the summary is also in ``summary.json``."""
     started_at = datetime.now(UTC)
@@ -319,6 +342,12 @@ def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at
 
 async def _claim_store(manager: StateManager, run_id: str, url: str) -> None:
     """A store holds one run: refuse one another run has already written to."""
+    await _check_claim(manager, run_id, url)
+    await manager.put_meta("run", {"run_id": run_id})
+
+
+async def _check_claim(manager: StateManager, run_id: str, url: str) -> None:
+    """Refuse a store that holds another run, or a story of no run."""
     claimed = await manager.meta("run")
     if claimed is not None and claimed.get("run_id") != run_id:
         raise RunFolderError(
@@ -327,7 +356,6 @@ async def _claim_store(manager: StateManager, run_id: str, url: str) -> None:
         )
     if claimed is None and await manager.is_initialized():
         raise RunFolderError(f"the state store {url} already holds a story; use a new store")
-    await manager.put_meta("run", {"run_id": run_id})
 
 
 async def _store_outline(

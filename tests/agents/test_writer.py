@@ -1,9 +1,11 @@
+from dataclasses import replace
+
 from agents.clients.base import LLMRequest, LLMResponse
 from agents.offline.client import OfflineClient
 from agents.planned import planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
-from agents.schemas import ChapterJob, Outline, ProjectBrief
+from agents.schemas import ChapterJob, ChapterOutput, Outline, ProjectBrief
 from agents.text import CJK_CHAR
 from agents.writer import ChapterWriter
 from state.models import StateDelta, StoryState
@@ -167,3 +169,32 @@ def test_planned_state_folds_the_chapters_before(brief: ProjectBrief) -> None:
         "planted",
         1,
     )
+
+
+class Retitling:
+    """The offline model, but every chapter comes back under a title of the model's own."""
+
+    def __init__(self) -> None:
+        self.inner = OfflineClient()
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        response = await self.inner.complete(request)
+        if isinstance(response.parsed, ChapterOutput):
+            retitled = response.parsed.model_copy(update={"title": "The Model's Own Title"})
+            return replace(response, parsed=retitled)
+        return response
+
+
+async def test_a_given_outline_keeps_its_titles(
+    prompts: PromptLibrary, brief: ProjectBrief
+) -> None:
+    model = Retitling()
+    outline = await _outline(model.inner, prompts, brief)
+    job = ChapterJob(plan=outline.chapter(2), state=brief.initial)
+    planned = await ChapterWriter(model, prompts, brief, OFFLINE).write(job)
+    assert planned.title == "The Model's Own Title"  # a planner's outline: the writer may retitle
+    authors = brief.model_copy(update={"outline_given": True})
+    given = await ChapterWriter(model, prompts, authors, OFFLINE).write(job)
+    assert given.title == job.plan.title
+    assert given.delta.record is not None
+    assert given.delta.record.title == job.plan.title

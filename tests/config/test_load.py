@@ -171,6 +171,10 @@ def test_a_given_outline_is_used_as_is(write_config: WriteConfig) -> None:
     ledger = initial_state(config, outline).foreshadowing
     assert ledger["the-key"].payoff_due == 3
     assert ledger["the-key"].description == "the key"
+    # its threads listed as a planner lists them: counted and described alike
+    assert [(t.id, t.description) for t in outline.threads] == [("the-key", "the key")]
+    assert [plan.title for plan in outline.chapters] == ["C1", "C2", "C3"]
+    assert project_brief(config).outline_given
 
 
 def test_a_given_outline_must_fit_the_project(write_config: WriteConfig) -> None:
@@ -178,8 +182,50 @@ def test_a_given_outline_must_fit_the_project(write_config: WriteConfig) -> None
     data["project"]["outline"] = [_plan(1, "Ann"), _plan(2, "Zed", payoffs=["ghost"])]
     message = _error(write_config(data))
     assert "project.outline: has 2 chapters, project.chapters is 3" in message
-    assert "project.outline[1]: unknown characters ['Zed']" in message
+    assert "project.outline[1].pov: 'Zed' is not in the cast (the cast: Ann, Ben, Cy)" in message
     assert "pays off thread 'ghost'" in message
+
+
+def test_relationships_name_characters_of_the_cast(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["characters"][0]["initial"]["relationships"] = {
+        "Ben": "a friend",
+        "Nobody Atall": "a ghost",
+        "Cyy": "a cousin",
+    }
+    message = _error(write_config(data))
+    ghost = "characters[0].initial.relationships['Nobody Atall']: 'Nobody Atall' is not in the cast"
+    assert f"{ghost} (the cast: Ann, Ben, Cy)" in message
+    cousin = "characters[0].initial.relationships.Cyy: 'Cyy' is not in the cast"
+    assert f"{cousin}; did you mean 'Cy'?" in message
+    assert "'Ben'" not in message
+
+
+def test_a_given_outline_names_characters_of_the_cast(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["project"]["outline"] = [
+        _plan(1, "Anne"),
+        _plan(2, "Ben", characters=["Ben", "Cy", "Zed"]),
+        _plan(
+            3,
+            "Cy",
+            changes=[
+                {"key": "characters/Benn", "field": "location", "new": "mill"},
+                {"key": "characters/Ann", "field": "relationships", "new": {"Ghost": "feared"}},
+            ],
+        ),
+    ]
+    path = write_config(data)
+    lines = _error(path).splitlines()
+    assert lines[0].endswith("4 problems in the project file")
+    expected = [
+        ":8: project.outline[0].pov: 'Anne' is not in the cast; did you mean 'Ann'?",
+        ":18: project.outline[1].characters: 'Zed' is not in the cast (the cast: Ann, Ben, Cy)",
+        ":29: project.outline[2].changes[0].key: 'Benn' is not in the cast; did you mean 'Ben'?",
+        ":35: project.outline[2].changes[1].new.Ghost: 'Ghost' is not in the cast",
+    ]
+    for line, want in zip(lines[1:], expected, strict=True):
+        assert f"{path}{want}" in line, (line, want)
 
 
 def test_per_agent_models_override_the_default() -> None:
@@ -204,3 +250,45 @@ def test_the_json_schema_describes_the_file() -> None:
     assert set(schema["required"]) == {"project", "characters"}
     assert schema["additionalProperties"] is False
     assert {"type": "string"} in schema["properties"]["world"]["anyOf"]
+
+
+# A problem a --set caused names the --set, not a line of the file (which is fine).
+
+
+def _set_error(path: Path, *overrides: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, overrides)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "llm.lantency_ms=5",
+            "--set llm.lantency_ms=5: llm.lantency_ms: unknown key; did you mean",
+        ),
+        ("project.chapters=0", "--set project.chapters=0: project.chapters: should be greater"),
+        ("llm.foo.bar=1", "--set llm.foo.bar=1: llm.foo: unknown key"),
+        ("world=[a, 3]", "--set world=[a, 3]: world[1]: expected a string"),
+        (
+            "orchestrator.mode=window",
+            "--set orchestrator.mode=window: orchestrator.window: required",
+        ),
+        ("nonsense", "--set nonsense: expected path=value"),
+    ],
+)
+def test_a_set_problem_names_the_set_not_a_line(override: str, expected: str) -> None:
+    message = _set_error(EXAMPLE, override)
+    assert message.startswith(expected), message
+    assert "config.yaml" not in message
+
+
+def test_file_and_set_problems_each_name_their_own_place(write_config: WriteConfig) -> None:
+    data = minimal()
+    data["project"]["target_word"] = 10  # line 5 of the file
+    message = _set_error(write_config(data), "llm.sede=3")
+    lines = message.splitlines()
+    assert lines[0].endswith("novel.yaml: 2 problems in the project file")
+    assert lines[1].startswith("--set llm.sede=3: llm.sede: unknown key; did you mean 'seed'?")
+    assert "novel.yaml:5: project.target_word: unknown key" in lines[2]

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.e2e.conftest import EXAMPLE, SMALL, RunCli, orchestrator, write_project
 
@@ -86,6 +87,8 @@ def test_unknown_key_from_set_suggests_the_close_one(tmp_path: Path) -> None:
     config = write_project(tmp_path)
     proc = orchestrator("run", config, "--set", "llm.sede=3", cwd=tmp_path)
     assert_bad_input(proc, "llm.sede", "did you mean 'seed'")
+    # the --set is named, not a line of the file (which is fine)
+    assert proc.stderr.startswith("error: --set llm.sede=3: llm.sede: unknown key")
 
 
 @pytest.mark.parametrize(
@@ -148,3 +151,72 @@ def test_unknown_provider_is_refused(tmp_path: Path) -> None:
     config = write_project(tmp_path)
     proc = orchestrator("run", config, "--set", "llm.provider=openai", cwd=tmp_path)
     assert_bad_input(proc, "llm.provider")
+
+
+# A refused run creates nothing: no run folder (or the folder as it was), one line.
+
+UNREACHABLE = "state.url=redis://127.0.0.1:1/0"  # no server listens on port 1
+
+
+def assert_refused(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Refused with exit 2 and exactly one line on stderr: no log line before it."""
+    assert_bad_input(proc, *fragments)
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (UNREACHABLE, "Redis is not reachable"),
+        ("orchestrator.min_free_mb=999999999", "not starting"),
+    ],
+)
+def test_refused_run_leaves_no_folder(
+    run_cli: RunCli, project: Path, tmp_path: Path, override: str, expected: str
+) -> None:
+    run = run_cli(project, override, run_dir="deep/run")
+    assert_refused(run.proc, expected)
+    assert not (tmp_path / "deep").exists()
+
+
+@pytest.mark.parametrize("override", [UNREACHABLE, "orchestrator.min_free_mb=999999999"])
+def test_refused_run_leaves_no_runs_folder(tmp_path: Path, override: str) -> None:
+    config = write_project(tmp_path)
+    assert_refused(orchestrator("run", config, "--set", override, cwd=tmp_path))
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("override", [UNREACHABLE, "orchestrator.min_free_mb=999999999"])
+def test_refused_run_leaves_an_existing_folder_as_it_was(
+    run_cli: RunCli, project: Path, tmp_path: Path, override: str
+) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine", encoding="utf-8")
+    before = fingerprint(tmp_path / "run")
+    run = run_cli(project, override)
+    assert_refused(run.proc)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["notes.txt"]
+    assert fingerprint(tmp_path / "run") == before
+
+
+def test_store_of_another_run_is_refused_before_the_folder(
+    run_cli: RunCli, project: Path, tmp_path: Path
+) -> None:
+    first = run_cli(project, *SMALL, "state.url=sqlite://shared.db", flags=("--quiet",))
+    assert first.proc.returncode == 0, first.proc.stderr
+    second = run_cli(project, *SMALL, "state.url=sqlite://shared.db", run_dir="second")
+    assert_refused(second.proc, "already holds run 'run'")
+    assert not (tmp_path / "second").exists()
+
+
+def test_run_refused_by_the_lock_leaves_the_folder_as_it_was(
+    run_cli: RunCli, project: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    with FileLock(folder / "run.lock"):  # another process is starting a run in it
+        before = fingerprint(folder)
+        run = run_cli(project, *SMALL)
+        assert_refused(run.proc, "is being written by")
+        assert sorted(p.name for p in folder.iterdir()) == ["run.lock"]
+        assert fingerprint(folder) == before

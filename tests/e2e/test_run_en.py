@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.e2e.conftest import Run, body_of
+from tests.e2e.conftest import EXAMPLE, Run, RunCli, body_of, write_project
 
 RUN_FILES = [
     "run.json",
@@ -148,3 +150,32 @@ def test_epub_lists_the_chapters_in_order(en_run: Run) -> None:
         pages = sorted(n for n in epub.namelist() if re.fullmatch(r"OEBPS/chapter-\d+\.xhtml", n))
     assert pages == [f"OEBPS/chapter-{n:03d}.xhtml" for n in range(1, 7)]
     assert re.findall(r">Chapter (\d+): ", nav) == [str(n) for n in range(1, 7)]
+
+
+def test_a_given_outline_is_the_authors(run_cli: RunCli, tmp_path: Path) -> None:
+    """Its titles are kept; its threads are counted and tracked like planned ones."""
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    cast = [character["name"] for character in data["characters"]]
+    titles = ["The Ledger Opens", "Fog on the Quay", "The Debt Is Called", "Lamps Out"]
+    data["project"]["chapters"] = 4
+    data["project"]["outline"] = [
+        {"number": n, "title": title, "pov": cast[n % 3], "setting": "the quay", "beats": ["b"]}
+        for n, title in enumerate(titles, start=1)
+    ]
+    data["project"]["outline"][0]["plants"] = ["the-ghost-ship", "the-brass-key"]
+    data["project"]["outline"][1]["plants"] = ["the-debt"]
+    data["project"]["outline"][2]["payoffs"] = ["the-debt"]
+    data["project"]["outline"][3]["payoffs"] = ["the-ghost-ship", "the-brass-key"]
+    config = write_project(tmp_path, yaml.safe_dump(data, sort_keys=False), "given.yaml")
+    run = run_cli(config, "project.target_words=200", "orchestrator.html_report=false")
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert "outline: 4 chapters, 3 foreshadowing threads" in run.proc.stdout + run.proc.stderr
+    threads = run.read_json("outline.json")["threads"]
+    assert [t["id"] for t in threads] == ["the-ghost-ship", "the-brass-key", "the-debt"]
+    for number, title in enumerate(titles, start=1):
+        assert run.chapter_text(number).startswith(f"# Chapter {number}: {title}\n")
+    assert run.summary["findings"] == []
+    ledger = run.snapshot()["foreshadowing"]
+    assert {ident: thread["status"] for ident, thread in ledger.items()} == dict.fromkeys(
+        ["the-brass-key", "the-debt", "the-ghost-ship"], "paid_off"
+    )
