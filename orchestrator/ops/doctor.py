@@ -81,7 +81,7 @@ async def diagnose(target: str, min_free_mb: int = MIN_FREE_MB) -> DoctorReport:
 async def _run_checks(root: Path, min_free_mb: int) -> list[HealthCheck]:
     try:
         folder = RunFolder.existing(root)
-        url = folder.run_meta()["state_url"]
+        url = folder.store_url()
     except RunFolderError as exc:
         return [HealthCheck("run.record", False, str(exc))]
     checks = [HealthCheck("run.record", True, f"{folder.path('run.json')} reads")]

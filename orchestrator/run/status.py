@@ -55,11 +55,12 @@ class RunStatus:
 
 async def run_status(run_dir: Path) -> RunStatus:
     """The status of the run in ``run_dir``."""
-    meta = RunFolder.existing(run_dir).run_meta()
+    folder = RunFolder.existing(run_dir)
+    meta = folder.run_meta()
     summary = read_summary(run_dir)
     if summary is not None:
         return RunStatus(run_dir, summary=summary)
-    async with open_state(meta["state_url"], create=False) as manager:
+    async with open_state(folder.store_url(), create=False) as manager:
         records = await manager.chapters()
         outline = await manager.meta("outline")
     counts: Counter[str] = Counter(record.status for record in records.values())
