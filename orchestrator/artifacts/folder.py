@@ -4,6 +4,7 @@
 
     runs/<run-id>/
       run.json            who, what and when: the run id, the title, the state URL
+                          (the default store as ``sqlite://state.db``: relative to the folder)
       config.yaml         the project file as used (with any --set overrides applied)
       outline.json        the outline (also kept in the state store)
       outline.md          the same, for people
@@ -29,15 +30,19 @@ import re
 import secrets
 import shutil
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from filelock import FileLock, Timeout
 
 from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from state import HealthCheck
 from state.atomic import replace_file
+from state.errors import StateURLError
+from state.url import parse_state_url
 
 RUN_FILE = "run.json"
 LOCK_FILE = "run.lock"
@@ -185,7 +190,14 @@ class RunFolder:
 
     @property
     def run_id(self) -> str:
-        return self.root.name
+        """The run's id as ``run.json`` records it (a copied or moved folder keeps it); the
+        folder's name for a new run, until ``run.json`` is written."""
+        try:
+            meta = json.loads((self.root / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return self.root.name
+        run_id = meta.get("run_id") if isinstance(meta, dict) else None
+        return run_id if isinstance(run_id, str) and run_id else self.root.name
 
     @property
     def state_path(self) -> Path:
@@ -280,3 +292,41 @@ class RunFolder:
         if not isinstance(meta, dict) or not isinstance(meta.get("state_url"), str):
             raise RunFolderError(f"{self.root / RUN_FILE} is not a run record (no state_url)")
         return meta
+
+    def store_url(self) -> str:
+        """The URL that opens the run's store (``state_url`` in ``run.json``) from here."""
+        meta = self.run_meta()
+        return self.open_url(meta["state_url"], str(meta.get("run_id", "")))
+
+    def open_url(self, recorded: str, run_id: str = "") -> str:
+        """A store URL ``run.json`` recorded, as this folder opens it.
+
+        A relative file (the default ``sqlite://state.db``) is in this folder. So is an
+        absolute one that was in the folder the run started in, which bore the run's name
+        (run folders before 2026-11 recorded their store so): a copied or moved folder
+        opens its own copy, never the original's. Anything else (a store the project file
+        or ``state migrate`` named, Redis) is opened as recorded.
+        """
+        try:
+            parsed = parse_state_url(recorded, self.root)
+        except StateURLError:
+            return recorded  # opening it says what is wrong
+        path = parsed.local_file()
+        if path is None:
+            return recorded
+        if path.parent == self.root:
+            return parsed.full()
+        own = self.root / path.name
+        if run_id and path.parent.name == run_id and own.exists():
+            return replace(parsed, path=own).full()
+        return recorded
+
+    def record_url(self, url: str) -> str:
+        """How ``run.json`` keeps a store URL: a file in this folder by its name alone
+        (``sqlite://state.db?...``), so the folder can be copied or moved; others as given."""
+        parsed = parse_state_url(url, self.root)
+        path = parsed.local_file()
+        if path is None or path.parent != self.root:
+            return url
+        options = parsed.full().partition("?")[2]
+        return f"{parsed.scheme}://{quote(path.name)}?{options}"

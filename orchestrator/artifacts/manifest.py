@@ -48,7 +48,8 @@ def store_names(folder: RunFolder) -> tuple[str, ...]:
     names = []
     for url in urls:
         try:
-            path = parse_state_url(str(url)).local_file()
+            opened = folder.open_url(str(url), str(meta.get("run_id", "")))
+            path = parse_state_url(opened).local_file()
         except StateURLError:
             continue
         if path is not None and path.parent == folder.root:

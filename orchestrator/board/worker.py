@@ -27,7 +27,8 @@ import yaml
 from agents.clients.metered import MeteredClient
 from agents.prompts import PromptLibrary
 from agents.writer import ChapterWriter
-from orchestrator.artifacts.folder import RunFolderError
+from orchestrator.artifacts.folder import RunFolder, RunFolderError
+from orchestrator.artifacts.ownership import check_owner
 from orchestrator.board.attempt import Failed, Lost, Ship, write_attempt
 from orchestrator.board.jobs import HEARTBEAT_S, Claim, JobBoard, chapter_lease_name
 from orchestrator.board.leases import ChapterLeases
@@ -50,6 +51,7 @@ class WorkerSettings:
     run_id: str
     writers: int = 4  # chapters written at once
     overrides: Sequence[str] = ()  # --set PATH=VALUE over the run's config (e.g. llm.base_url)
+    folder: RunFolder | None = None  # the run folder it was given, if any (a copy is refused)
 
 
 @dataclass
@@ -103,6 +105,8 @@ async def _check_run(manager: StateManager, settings: WorkerSettings) -> None:
             f"the state store {manager.url} holds run {claimed.get('run_id')!r}, "
             f"not {settings.run_id!r}"
         )
+    if settings.folder is not None:
+        await check_owner(manager, settings.folder, manager.url)
 
 
 async def _run_config(

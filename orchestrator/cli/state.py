@@ -12,6 +12,7 @@ import click
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.cli.errors import user_errors
 from orchestrator.cli.runs import RUN
+from orchestrator.ops.adopt import adopt_run
 from orchestrator.ops.migrate_run import destination_url, is_run_folder, migrate_run, migrate_urls
 from orchestrator.ops.rewind import rewind_run
 from state import MigrationReport, open_state
@@ -123,6 +124,27 @@ def state_rollback(run_dir: Path, to_chapter: int, as_json: bool) -> None:
     folder.lock()
     try:
         result = asyncio.run(rewind_run(folder, to_chapter))
+    finally:
+        folder.unlock()
+    click.echo(json.dumps(result.to_dict()) if as_json else result.render())
+
+
+@state_group.command("adopt")
+@click.argument("run_dir", metavar="RUN", type=RUN)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def state_adopt(run_dir: Path, as_json: bool) -> None:
+    """Make a copied run folder a run of its own, with a new run id.
+
+    A copy (cp -a runs/A runs/B) holds a copy of the store, which still belongs
+    to the original; resume, state rollback, state migrate and worker refuse it
+    until it is adopted. The new id is the folder's name (or a new one if that
+    is the original's). The original is not touched.
+    """
+    folder = RunFolder.existing(run_dir)
+    folder.lock()
+    try:
+        result = asyncio.run(adopt_run(folder))
     finally:
         folder.unlock()
     click.echo(json.dumps(result.to_dict()) if as_json else result.render())

@@ -57,8 +57,8 @@ def worker(
     machines, or the run's SQLite file on this one. The model key comes from
     this machine's environment. Exit 0 when the run takes no more chapters.
     """
-    run_id, store = _run_and_store(run, url)
-    settings = WorkerSettings(url=store, run_id=run_id, writers=writers, overrides=overrides)
+    run_id, store, folder = _run_and_store(run, url)
+    settings = WorkerSettings(store, run_id, writers, overrides, folder)
 
     def emit(event: str, **fields: Any) -> None:
         log.info(event, **fields)
@@ -83,15 +83,16 @@ def worker(
         raise SystemExit(EXIT_FAILED) from None
 
 
-def _run_and_store(run: str, url: str | None) -> tuple[str, str]:
-    """(run id, the store's full URL) from RUN (an id or a run folder) and --state."""
-    folder = Path(run)
-    if (folder / RUN_FILE).is_file():
-        meta = RunFolder.existing(folder).run_meta()
-        run_id, url = str(meta["run_id"]), url or str(meta["state_url"])
+def _run_and_store(run: str, url: str | None) -> tuple[str, str, RunFolder | None]:
+    """(run id, the store's full URL, the run folder if RUN is one) from RUN (an id or a
+    run folder) and --state."""
+    folder: RunFolder | None = None
+    if (Path(run) / RUN_FILE).is_file():
+        folder = RunFolder.existing(Path(run))
+        run_id, url = folder.run_id, url or folder.store_url()
     elif url is None:
         raise RunFolderError(f"{run} is not a run folder here; give the run's store with --state")
     else:
         run_id = run
     url = with_default_namespace(url, run_id)
-    return run_id, parse_state_url(url, Path.cwd()).full(secret=True)
+    return run_id, parse_state_url(url, Path.cwd()).full(secret=True), folder

@@ -4,8 +4,10 @@ Each check passes or fails with a reason; warnings do not fail the report.
 The checks: the store opens; the backend's own checks (SQLite: WAL mode,
 busy_timeout, schema version, ``PRAGMA integrity_check``; JSON: parse,
 checksum and schema); the story state, chapter records and history validate;
-no stale lease; for a run folder, its record and config read, the manifest
-verifies, no temp file was left behind; and the free disk space.
+no stale lease; for a run folder, its record and config read, the store is
+this folder's (a copy's is a warning), the store keeps the chapters the
+summary and the manifest list, the manifest verifies, no temp file was left
+behind; and the free disk space.
 
 ``orchestrator run`` and ``resume`` do the quick part before they write
 anything: the store opens (which checks its schema and, for SQLite, runs
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,6 +31,7 @@ from orchestrator.artifacts.folder import (
     disk_check,
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, ManifestError, verify
+from orchestrator.artifacts.ownership import RUN_DOC, copied_from, copy_refusal
 from orchestrator.project.load import load_config
 from orchestrator.project.problems import ConfigError
 from state import HealthCheck, StateError, StateManager, open_state
@@ -88,20 +91,23 @@ async def diagnose(target: str, min_free_mb: int = MIN_FREE_MB) -> DoctorReport:
 async def _run_checks(root: Path, min_free_mb: int) -> list[HealthCheck]:
     try:
         folder = RunFolder.existing(root)
-        url = folder.run_meta()["state_url"]
+        url = folder.store_url()
     except RunFolderError as exc:
         return [HealthCheck("run.record", False, str(exc))]
     checks = [HealthCheck("run.record", True, f"{folder.path('run.json')} reads")]
     checks.append(_config_check(folder))
-    checks += await store_checks(url)
+    checks += await store_checks(url, folder=folder)
     checks.append(_manifest_check(folder))
     checks.append(_temp_files_check(folder))
     checks.append(disk_check(folder.root, min_free_mb))
     return checks
 
 
-async def store_checks(url: str, *, deep: bool = True) -> list[HealthCheck]:
-    """The store opens, passes its backend's checks, and holds valid content and leases."""
+async def store_checks(
+    url: str, *, deep: bool = True, folder: RunFolder | None = None
+) -> list[HealthCheck]:
+    """The store opens, passes its backend's checks, and holds valid content and leases;
+    with the run ``folder``, it is that folder's, and its chapters are the book's."""
     try:
         async with open_state(url, create=False) as manager:
             checks = [HealthCheck("store.open", True, f"{url} opens")]
@@ -109,6 +115,9 @@ async def store_checks(url: str, *, deep: bool = True) -> list[HealthCheck]:
                 checks += await manager.backend.health()
             checks.append(await _content_check(manager))
             checks.append(await _lease_check(manager))
+            if folder is not None:
+                checks.append(await _owner_check(manager, folder, url))
+                checks.append(await _records_check(manager, folder))
             return checks
     except (StateError, OSError) as exc:
         return [HealthCheck("store.open", False, str(exc))]
@@ -142,6 +151,78 @@ async def _lease_check(manager: StateManager) -> HealthCheck:
         )
     live = len(leases)
     return HealthCheck("leases", True, f"no stale lease ({live} held by live writers)")
+
+
+async def _owner_check(manager: StateManager, folder: RunFolder, url: str) -> HealthCheck:
+    """The store is this folder's run's; a copy's is a warning until it is adopted."""
+    try:
+        claimed = await manager.meta(RUN_DOC) or {}
+    except (ValidationError, ValueError, KeyError) as exc:
+        return HealthCheck("store.owner", False, f"the store's run record does not read: {exc}")
+    if claimed and claimed.get("run_id") != folder.run_id:
+        return HealthCheck(
+            "store.owner",
+            False,
+            f"the store holds run {claimed.get('run_id')!r}, not this folder's run "
+            f"{folder.run_id!r}",
+        )
+    original = copied_from(folder, claimed)
+    if original is not None:
+        return HealthCheck("store.owner", False, copy_refusal(folder, url, original), "warning")
+    return HealthCheck("store.owner", True, f"the store holds this folder's run {folder.run_id!r}")
+
+
+async def _records_check(manager: StateManager, folder: RunFolder) -> HealthCheck:
+    """The chapters the store keeps are the chapters the summary and the manifest list."""
+    try:
+        records = await manager.chapters()
+    except (ValidationError, ValueError, KeyError) as exc:
+        return HealthCheck("store.chapters", False, f"the chapter records do not read: {exc}")
+    kept = {n for n, record in records.items() if record.status in ("written", "revised")}
+    sources: dict[str, set[int]] = {}
+    try:
+        if folder.path(SUMMARY_FILE).is_file():
+            outcomes = folder.read_json(SUMMARY_FILE)["chapter_outcomes"]
+            sources[SUMMARY_FILE] = {o["chapter"] for o in outcomes if o["status"] != "failed"}
+        if folder.path(MANIFEST_FILE).is_file():
+            files = folder.read_json(MANIFEST_FILE)["files"]
+            names = (PurePosixPath(f["path"]) for f in files)
+            sources[MANIFEST_FILE] = {
+                int(p.stem) for p in names if p.parent.name == "chapters" and p.stem.isdigit()
+            }
+    except (RunFolderError, KeyError, TypeError) as exc:
+        return HealthCheck("store.chapters", False, f"cannot read the book's chapters: {exc}")
+    if not sources:
+        return HealthCheck(
+            "store.chapters", True, f"{len(kept)} chapters kept; the run has not finished"
+        )
+    differ = {name: chapters for name, chapters in sources.items() if chapters != kept}
+    if not differ:
+        listed = " and ".join(sources)
+        return HealthCheck(
+            "store.chapters", True, f"the store's {len(kept)} kept chapters are those {listed} list"
+        )
+    said = "; ".join(f"{name} lists {_span(chapters)}" for name, chapters in differ.items())
+    return HealthCheck(
+        "store.chapters",
+        False,
+        f"the store keeps chapters {_span(kept)} but {said}: the store was changed after the "
+        f"book was written (a rollback?); rewrite the book from the store with: "
+        f"orchestrator resume {folder.root}",
+    )
+
+
+def _span(chapters: set[int]) -> str:
+    """``1-5, 7`` (``none`` for no chapter)."""
+    if not chapters:
+        return "none"
+    runs: list[list[int]] = []
+    for n in sorted(chapters):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def _config_check(folder: RunFolder) -> HealthCheck:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder
-from state import MigrationReport, migrate_stores
+from orchestrator.artifacts.ownership import claim_store
+from state import MigrationReport, migrate_stores, open_state
 from state.errors import MigrationError
 from state.models import utc_iso
 from state.url import StateURL, parse_state_url, with_default_namespace
@@ -37,8 +38,8 @@ async def migrate_urls(
     """Copy ``source`` to ``destination`` and verify; switch ``run`` (if given) to the copy."""
 
     async def switch() -> None:
-        if run is not None:
-            point_run_at(run, destination.full())
+        if run is not None:  # a store in the run folder is recorded relative to it
+            point_run_at(run, run.record_url(destination.full()))
 
     return await migrate_stores(source, destination, force=force, on_verified=switch)
 
@@ -56,7 +57,10 @@ async def migrate_run(run_dir: Path, destination: str, force: bool) -> Migration
     run = RunFolder.existing(run_dir)
     run.lock()
     try:
-        source = parse_state_url(run.run_meta()["state_url"])
+        url = run.store_url()
+        async with open_state(url, create=False) as manager:
+            await claim_store(manager, run, url)  # never a store this folder is a copy of
+        source = parse_state_url(url)
         # A relative destination is taken from the current folder, as the user typed it; a
         # Redis one without a namespace gets the run's id, as a run's state.url does.
         target = destination_url(with_default_namespace(destination, run.run_id), source)

@@ -19,6 +19,7 @@ from typing import Any
 
 from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderError, chapter_stem
 from orchestrator.artifacts.manifest import MANIFEST_FILE
+from orchestrator.artifacts.ownership import claim_store
 from state import RewindResult, open_state
 from state.atomic import fsync_dir
 
@@ -67,9 +68,11 @@ class RunRewind:
 
 
 async def rewind_run(folder: RunFolder, to_chapter: int) -> RunRewind:
-    """Rewind the run's store to before ``to_chapter``; the caller holds the run lock."""
-    url = folder.run_meta()["state_url"]
+    """Rewind the run's store to before ``to_chapter``; the caller holds the run lock.
+    A store that belongs to another folder (this one is a copy) is refused first."""
+    url = folder.store_url()
     async with open_state(url, create=False) as manager:
+        await claim_store(manager, folder, url)
         committed = sorted(await manager.chapters())
         if committed and to_chapter > committed[-1] + 1:
             raise RunFolderError(

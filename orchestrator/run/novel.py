@@ -32,6 +32,7 @@ from orchestrator.artifacts.folder import (
     ensure_disk_space,
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
+from orchestrator.artifacts.ownership import check_claim, claim_store
 from orchestrator.project.briefs import (
     agent_settings,
     context_budget,
@@ -102,7 +103,7 @@ async def check_start(config: ProjectConfig, config_path: Path, root: Path) -> N
     # A server store is opened as the run will open it (an empty store in the run's own
     # namespace, if none is there); a file store is only read.
     async with open_state(opening, create=server) as manager:
-        await _check_claim(manager, folder.run_id, url)
+        await check_claim(manager, folder, url, new_run=True)
 
 
 async def run_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> RunSummary:
@@ -122,9 +123,10 @@ async def _run(
     # A password in the config's URL opens the store; it is never written anywhere.
     opening = state_url(config, folder, request.config_path.parent, secret=True)
     async with open_state(opening) as manager:
-        await _claim_store(manager, request.run_id, url)
+        await claim_store(manager, folder, url, new_run=True)
         # Only now is the folder a run: a run refused above can be retried in it.
-        _write_run_file(folder, request, url, started_at)
+        recorded = url if config.state.url else folder.record_url(url)
+        _write_run_file(folder, request, recorded, started_at)
         coordinator = _coordinator(request, client, manager, folder, observer)
         await coordinator.board.open_run(config_for_workers(config))
         watch = _watch(request, manager, url, observer)
@@ -140,11 +142,11 @@ async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredCli
     """Go on with a run that died: committed chapters are kept, the others written.
 
     The config is the one the run used (``config.yaml`` in its folder) and the
-    store the one ``run.json`` names; a chapter is never applied twice, since
-    every new attempt has a new idempotency key.
+    store the one ``run.json`` names (the folder's own, if it is in the folder); a
+    chapter is never applied twice, since every new attempt has a new idempotency key.
     """
     started_at = datetime.now(UTC)
-    url = folder.run_meta()["state_url"]
+    url = folder.store_url()
     _check_resumable(folder)
     request = RunRequest(
         load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
@@ -159,7 +161,7 @@ async def _resume(
 ) -> RunSummary:
     folder = request.folder
     async with open_state(url, create=False) as manager:
-        await _claim_store(manager, request.run_id, url)
+        await claim_store(manager, folder, url)
         coordinator = _coordinator(request, client, manager, folder, observer)
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
@@ -338,24 +340,6 @@ def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at
             "started_at": utc_iso(started_at),
         },
     )
-
-
-async def _claim_store(manager: StateManager, run_id: str, url: str) -> None:
-    """A store holds one run: refuse one another run has already written to."""
-    await _check_claim(manager, run_id, url)
-    await manager.put_meta("run", {"run_id": run_id})
-
-
-async def _check_claim(manager: StateManager, run_id: str, url: str) -> None:
-    """Refuse a store that holds another run, or a story of no run."""
-    claimed = await manager.meta("run")
-    if claimed is not None and claimed.get("run_id") != run_id:
-        raise RunFolderError(
-            f"the state store {url} already holds run {claimed.get('run_id')!r}; "
-            "give this run its own store (state.url) or leave state.url unset"
-        )
-    if claimed is None and await manager.is_initialized():
-        raise RunFolderError(f"the state store {url} already holds a story; use a new store")
 
 
 async def _store_outline(

@@ -104,7 +104,7 @@ async def run_status(run_dir: Path) -> RunStatus:
     counts: Counter[str] = Counter()
     chapters, error = None, None
     try:
-        async with open_state(meta["state_url"], create=False) as manager:
+        async with open_state(folder.store_url(), create=False) as manager:
             records = await manager.chapters()
             outline = await manager.meta("outline")
         counts.update(record.status for record in records.values())

@@ -161,7 +161,10 @@ class StoreWatch:
         self._record("state_migrated", done, warning=False)
 
     async def _switch(self, destination: str) -> None:
-        """Point ``run.json`` at the verified copy (one atomic rename): the switch itself."""
+        """Point ``run.json`` at the verified copy (one atomic rename): the switch itself.
+        The default destination, in the run folder, is recorded relative to it."""
+        if self.thresholds.migrate_to is None:
+            destination = self.folder.record_url(destination)
         await asyncio.to_thread(point_run_at, self.folder, destination)
 
     def _record(self, name: str, event: dict[str, Any], warning: bool) -> None:

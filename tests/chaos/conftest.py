@@ -59,6 +59,7 @@ def history(run_dir: Path) -> list[dict[str, Any]]:
     meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     out = subprocess.run(
         cli("state", "history", meta["state_url"]),
+        cwd=run_dir,  # a store in the run folder is recorded relative to it
         env=child_env(),
         capture_output=True,
         text=True,

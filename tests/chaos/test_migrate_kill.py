@@ -13,6 +13,7 @@ import pytest
 
 from state import open_state
 from state.migrate import digest_of
+from state.url import parse_state_url
 from tests.chaos.conftest import (
     check_finished_run,
     child_env,
@@ -52,16 +53,17 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _copy_of(run_dir: Path, where: Path) -> Path:
-    """The finished run copied to ``where``, its store URL pointing at its own copy."""
+    """The finished run copied to ``where`` and adopted: a run of its own, on its own store."""
     shutil.copytree(run_dir, where, ignore=shutil.ignore_patterns("run.lock", "*.lock*"))
-    meta = json.loads((where / "run.json").read_text(encoding="utf-8"))
-    meta["state_url"] = meta["state_url"].replace(str(run_dir), str(where))
-    (where / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    adopted = subprocess.run(cli("state", "adopt", str(where)), env=child_env(), check=False)
+    assert adopted.returncode == 0
     return where
 
 
 def _state_url(run_dir: Path) -> str:
-    return str(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["state_url"])
+    """The store ``run.json`` names (one in the run folder is recorded relative to it)."""
+    recorded = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["state_url"]
+    return parse_state_url(str(recorded), run_dir).full()
 
 
 async def _digest(url: str) -> str:

@@ -31,6 +31,8 @@ def test_a_finished_run_is_healthy(en_run: Run) -> None:
         "sqlite.integrity",
         "store.content",
         "leases",
+        "store.owner",
+        "store.chapters",
         "manifest",
         "temp_files",
         "disk",
@@ -39,6 +41,10 @@ def test_a_finished_run_is_healthy(en_run: Run) -> None:
     assert all(c["ok"] for c in found.values())
     assert {c["level"] for c in found.values()} == {"ok"}  # a passing check is no error
     assert "files match MANIFEST.json" in found["manifest"]["detail"]
+    assert (
+        "6 kept chapters are those summary.json and MANIFEST.json list"
+        in (found["store.chapters"]["detail"])
+    )
 
 
 def test_a_state_url_is_checked_on_its_own(en_run: Run) -> None:

@@ -116,7 +116,7 @@ def test_config_as_used_has_the_overrides(en_run: Run) -> None:
 def test_run_file_names_the_run_and_its_store(en_run: Run) -> None:
     run = en_run.read_json("run.json")
     assert run["run_id"] == en_run.folder.name
-    assert run["state_url"].startswith(en_run.url)
+    assert run["state_url"].startswith("sqlite://state.db?")  # relative to the run folder
 
 
 def test_plain_output_ends_with_the_summary(en_run: Run) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.artifacts.folder import RunFolder
 from orchestrator.board.jobs import JobBoard, Outcome
 from state import open_state
 from tests.e2e.conftest import SMALL, cli_env, json_lines, orchestrator, write_project
@@ -119,7 +120,7 @@ def test_a_killed_workers_chapters_are_taken_over_when_its_lease_runs_out(
     assert [c for c, _, _ in finished] == [0, 0], [e for _, _, e in finished]
 
     # Every chapter is kept exactly once, and no attempt was committed twice.
-    state_url = json.loads((folder / "run.json").read_text())["state_url"]
+    state_url = RunFolder(folder).store_url()
     proc = orchestrator("state", "history", state_url, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     history = json_lines(proc.stdout)
