@@ -12,28 +12,29 @@ from orchestrator.artifacts.folder import RunFolder
 from orchestrator.cli.errors import user_errors
 from orchestrator.cli.runs import RUN
 from orchestrator.ops.publish import (
-    DEFAULT_FOLDER,
     GateFailedError,
+    project_publish_folder,
     publish_folder_for,
     publish_run,
     render_event,
     rollback,
 )
 from orchestrator.ops.publish_folder import PublishFolder
-from orchestrator.project.load import load_config
 
 _publish_dir = click.option(
     "--publish-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The publish folder (default: the project's publish.folder, else runs/published).",
+    help="The publish folder (default: the project's publish.folder, relative to the project "
+    "file, else runs/published).",
 )
 _config = click.option(
     "--config",
     "config_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Take the publish folder from this project file's publish.folder.",
+    help="Take the publish folder from this project file (default: ./config.yaml if there is "
+    "one), as publish does.",
 )
 _json = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
@@ -48,10 +49,7 @@ def _approval(func: Any) -> Any:
 def _folder(publish_dir: Path | None, config_path: Path | None) -> PublishFolder:
     if publish_dir is not None:
         return PublishFolder(publish_dir)
-    if config_path is not None:
-        config = load_config(config_path)
-        return PublishFolder(config_path.parent / (config.publish.folder or DEFAULT_FOLDER))
-    return PublishFolder(DEFAULT_FOLDER)
+    return project_publish_folder(config_path)
 
 
 @click.command("publish")

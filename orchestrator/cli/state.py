@@ -69,8 +69,15 @@ def describe(report: MigrationReport, source: str) -> str:
     return "\n".join(lines)
 
 
+def _store(target: str) -> str:
+    """A state URL as given, or the store of a run given by its folder or id."""
+    if "://" in target:
+        return target
+    return RunFolder.existing(RUN.convert(target, None, None)).store_url()
+
+
 @state_group.command("snapshot")
-@click.argument("url")
+@click.argument("url", metavar="RUN-or-URL")
 @click.option(
     "--as-of-chapter",
     type=click.IntRange(1),
@@ -79,25 +86,25 @@ def describe(report: MigrationReport, source: str) -> str:
 )
 @user_errors
 def state_snapshot(url: str, as_of_chapter: int | None) -> None:
-    """Print the story state as JSON."""
+    """Print the story state as JSON (of a run's store, or of a store by its URL)."""
 
     async def read() -> dict[str, Any]:
-        async with open_state(url, create=False) as manager:
+        async with open_state(_store(url), create=False) as manager:
             return (await manager.snapshot(as_of_chapter)).model_dump(mode="json")
 
     click.echo(json.dumps(asyncio.run(read()), indent=2, ensure_ascii=False))
 
 
 @state_group.command("history")
-@click.argument("url")
+@click.argument("url", metavar="RUN-or-URL")
 @click.option("--chapter", type=click.IntRange(1), default=None, help="Only this chapter.")
 @click.option("--key", default=None, help="Only changes to this document, e.g. characters/Mara.")
 @user_errors
 def state_history(url: str, chapter: int | None, key: str | None) -> None:
-    """Print the committed deltas, one JSON object per line."""
+    """Print the committed deltas, one JSON object per line (of a run, or a store's URL)."""
 
     async def read() -> list[str]:
-        async with open_state(url, create=False) as manager:
+        async with open_state(_store(url), create=False) as manager:
             events = await manager.history(chapter=chapter, key=key)
             return [e.model_dump_json() for e in events]
 

@@ -30,6 +30,7 @@ from state.atomic import replace_file
 from state.models import utc_iso
 
 DEFAULT_FOLDER = Path("runs") / "published"
+PROJECT_FILE = Path("config.yaml")  # the project file in the current folder, when there is one
 _PUBLISHED_FILES = ("manuscript.md", "manuscript.epub", MANIFEST_FILE)
 
 
@@ -50,6 +51,18 @@ def publish_folder_for(folder: RunFolder) -> PublishFolder:
     config = load_config(folder.path("config.yaml"))
     project_dir = Path(str(folder.run_meta().get("config", folder.root))).parent
     return PublishFolder(project_dir / (config.publish.folder or DEFAULT_FOLDER))
+
+
+def project_publish_folder(config_path: Path | None) -> PublishFolder:
+    """Where ``history`` and ``rollback`` look, as ``publish`` decides it: the project's
+    publish folder (``--config``, else ``./config.yaml`` when there is one), else
+    ``./runs/published``."""
+    if config_path is None and PROJECT_FILE.is_file():
+        config_path = PROJECT_FILE
+    if config_path is None:
+        return PublishFolder(DEFAULT_FOLDER)
+    config = load_config(config_path)
+    return PublishFolder(config_path.parent / (config.publish.folder or DEFAULT_FOLDER))
 
 
 def gate(folder: RunFolder, max_findings: int, current: dict[str, Any] | None) -> list[GateCheck]:

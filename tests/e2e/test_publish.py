@@ -190,3 +190,23 @@ def test_the_publish_folder_comes_from_the_project(project: Path, run_cli: RunCl
     assert (project.parent / "book" / "CURRENT.json").is_file()
     listing = orchestrator("history", "--config", project, cwd=project.parent)
     assert "v1" in listing.stdout
+
+
+def test_publish_history_and_rollback_agree_on_the_folder(
+    project: Path, run_cli: RunCli, tmp_path: Path
+) -> None:
+    with project.open("a", encoding="utf-8") as handle:
+        handle.write("publish:\n  folder: book\n")
+    run = run_cli(project, "project.chapters=3", "project.target_words=150")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for note in ("first", "second"):
+        args = ("publish", run.folder, "--approver", "Ana", "--note", note, "--force")
+        assert orchestrator(*args, cwd=elsewhere).returncode == 0
+    # In the project's folder, history finds what publish wrote there, with no option.
+    listing = orchestrator("history", "--json", cwd=project.parent)
+    assert listing.returncode == 0, listing.stderr
+    assert json.loads(listing.stdout)["current"] == 2
+    back = orchestrator("rollback", "--approver", "Ana", "--note", "n", cwd=project.parent)
+    assert back.returncode == 0, back.stderr
+    assert json.loads((project.parent / "book" / "CURRENT.json").read_text())["version"] == 1

@@ -71,3 +71,13 @@ def test_missing_folder(tmp_path: Path) -> None:
     assert proc.stderr.startswith("error: ")
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_state_snapshot_and_history_take_a_run_folder_or_id(en_run: Run) -> None:
+    parent = en_run.folder.parent
+    by_folder = orchestrator("state", "snapshot", en_run.folder, cwd=parent)
+    assert by_folder.returncode == 0, by_folder.stderr
+    assert json.loads(by_folder.stdout) == en_run.snapshot()
+    history = orchestrator("state", "history", en_run.folder, "--chapter", "1", cwd=parent)
+    assert history.returncode == 0, history.stderr
+    assert all(json.loads(line)["chapter"] == 1 for line in history.stdout.splitlines())
