@@ -12,6 +12,7 @@ block, and every text from the run is escaped.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from functools import cache
 from html import escape
 from typing import Any
@@ -78,7 +79,7 @@ def review_html(review: dict[str, Any]) -> str:
     t = _Texts(str(run.get("language") or "en"))
     sections = [
         f"<h1>{escape(str(run['title']))}</h1>",
-        f"<p class='muted'>{escape(t('subtitle', run_id=run['run_id'], started_at=run['started_at'], wall=t.seconds(run['wall_s'])))}</p>",  # noqa: E501
+        f"<p class='muted'>{escape(_subtitle(t, run))}</p>",
         *_book(review, t),
         *_findings(review, t),
         *_writing(review, t),
@@ -370,3 +371,13 @@ def _ops_table(review: dict[str, Any], t: _Texts) -> str:
             "hold_max")  # fmt: skip
     headers = [t(f"col_{k}") for k in keys]
     return _table(headers, rows, text_columns=2) + f"<p class='muted'>{escape(t('times_ms'))}</p>"
+
+
+def _subtitle(t: _Texts, run: dict[str, Any]) -> str:
+    """The run, when it started (to the minute, UTC: as a person reads it) and how long."""
+    started = str(run["started_at"])
+    try:
+        when = datetime.fromisoformat(started.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        when = started
+    return t("subtitle", run_id=run["run_id"], started_at=when, wall=t.seconds(run["wall_s"]))

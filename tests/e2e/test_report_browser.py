@@ -85,7 +85,7 @@ def zh_report(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 @pytest.mark.parametrize(
     ("which", "lang", "first", "unit"),
-    [("en", "en", "The book", "length (words)"), ("zh", "zh", "本书", "字数 (字)")],
+    [("en", "en", "The book", "length (words)"), ("zh", "zh", "本书", "长度 (字)")],
 )
 def test_the_report_loads_cleanly_in_a_browser(
     which: str, lang: str, first: str, unit: str, request: pytest.FixtureRequest
