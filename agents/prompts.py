@@ -109,9 +109,11 @@ class Labels:
             raise PromptError(self.path, f"{key}: bad placeholder: {exc}") from None
 
     def name(self, group: str, key: str) -> str:
-        """A name from a group (``fields``, ``finding_kinds``, ...); the key itself if absent."""
-        names = self.data.get(group) or {}
-        return str(names.get(key, key))
+        """A name from a group (``fields``, ``status.states``, ...); the key itself if absent."""
+        node: object = self.data
+        for part in group.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return str(node.get(key, key)) if isinstance(node, dict) else key
 
     def count(self, n: int) -> str:
         """A length as the book counts it: words, or characters (字) for Chinese."""

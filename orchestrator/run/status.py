@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from agents.clients.base import Usage
 from agents.clients.journal import JOURNAL_FILE, CallJournal
+from agents.prompts import PromptLibrary
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder
 from orchestrator.run.reports import read_summary
 from orchestrator.run.summary import RunSummary, render_summary
@@ -36,6 +39,7 @@ class RunStatus:
     model_calls: int = 0
     writer: str | None = None  # the live writer's "pid N on HOST"
     store_error: str | None = None  # the store could not be read
+    language: str = "en"  # the book's: what status prints is in it
 
     @property
     def state(self) -> str:
@@ -73,21 +77,36 @@ class RunStatus:
         }
 
     def render(self) -> str:
+        """What ``status`` prints, in the book's language."""
+        labels = PromptLibrary().labels(self.language)
         if self.summary is not None:
-            return f"{self.run_dir}: {self.state}\n{render_summary(self.summary)}"
-        doing = f"running ({self.writer})" if self.writer else "interrupted"
-        total = "?" if self.chapters is None else str(self.chapters)
-        counts = ", ".join(f"{name} {n}" for name, n in sorted(self.counts.items())) or "none yet"
-        tokens = self.usage.input_tokens + self.usage.output_tokens
+            state = labels.name("status.states", self.state)
+            head = labels("status.head", run_dir=self.run_dir, state=state)
+            return f"{head}\n{render_summary(self.summary)}"
+        if self.writer:
+            doing = labels("status.running", writer=self.writer)
+        else:
+            doing = labels.name("status.states", "interrupted")
+        counts = labels.join(
+            [f"{labels.name('status.counts', name)} {n}" for name, n in sorted(self.counts.items())]
+        )
         lines = [
-            f"{self.run_dir}: {doing}",
-            f"{self.title}: {self.written}/{total} chapters ({counts}); "
-            f"{self.model_calls} model calls, {tokens:,} tokens, ${self.usage.cost_usd:.4f} so far",
+            labels("status.head", run_dir=self.run_dir, state=doing),
+            labels(
+                "status.progress",
+                title=self.title,
+                written=self.written,
+                chapters="?" if self.chapters is None else self.chapters,
+                counts=counts,
+                calls=self.model_calls,
+                tokens=f"{self.usage.input_tokens + self.usage.output_tokens:,}",
+                cost=f"{self.usage.cost_usd:.4f}",
+            ),
         ]
         if self.store_error:
-            lines.append(f"  the state store could not be read: {self.store_error}")
+            lines.append(labels("status.store_error", error=self.store_error))
         if not self.writer:
-            lines.append(f"  go on with: orchestrator resume {self.run_dir}")
+            lines.append(labels("status.resume", run_dir=self.run_dir))
         return "\n".join(lines)
 
 
@@ -97,7 +116,12 @@ async def run_status(run_dir: Path) -> RunStatus:
     meta = folder.run_meta()
     summary = read_summary(run_dir)
     if summary is not None:
-        return RunStatus(folder.root, summary=summary, started_at=meta.get("started_at", ""))
+        return RunStatus(
+            folder.root,
+            summary=summary,
+            started_at=meta.get("started_at", ""),
+            language=summary.language,
+        )
     held = folder.writer()
     calls = CallJournal(folder.path(JOURNAL_FILE)).read(repair=False)
     usage = sum((call["usage"] for call in calls), Usage())
@@ -121,6 +145,7 @@ async def run_status(run_dir: Path) -> RunStatus:
         model_calls=len(calls),
         writer=None if held is None else held[0],
         store_error=error,
+        language=_language(folder),
     )
 
 
@@ -137,3 +162,12 @@ def _started(folder: Path) -> str:
         return str(json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))["started_at"])
     except (OSError, ValueError, KeyError, TypeError):
         return ""
+
+
+def _language(folder: RunFolder) -> str:
+    """The book's language, from the run's copy of its project file (en if unreadable)."""
+    try:
+        config = yaml.safe_load(folder.path("config.yaml").read_text(encoding="utf-8"))
+        return str(config["project"]["language"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return "en"

@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.conftest import CJK, SMALL, ZH_PROJECT, RunCli, json_lines, write_project
+from tests.e2e.conftest import (
+    CJK,
+    SMALL,
+    ZH_PROJECT,
+    RunCli,
+    json_lines,
+    orchestrator,
+    write_project,
+)
 
 # English words the old output used where a Chinese author reads (field keys, labels).
 ENGLISH_LEAKS = re.compile(
@@ -100,3 +108,14 @@ def test_an_english_book_stays_english(tmp_path: Path, run_cli: RunCli, project:
     outline = (run.folder / "outline.md").read_text(encoding="utf-8")
     assert "## Chapter 1: " in outline
     assert "**point of view**: " in outline
+
+
+def test_status_of_an_unfinished_chinese_run_is_in_chinese(tmp_path: Path, run_cli: RunCli) -> None:
+    run = run_cli(_zh_project(tmp_path), *SMALL)
+    (run.folder / "summary.json").unlink()  # as if it had died before its summary
+    shown = orchestrator("status", run.folder, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    head, progress, resume = shown.stdout.splitlines()
+    assert head.endswith("：已中断")
+    assert progress.startswith("灯塔账簿：已写成6/6章")
+    assert "继续写作：orchestrator resume" in resume

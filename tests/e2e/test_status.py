@@ -37,7 +37,7 @@ def test_chinese_run_status(zh_run: Run) -> None:
     proc = orchestrator("status", zh_run.folder, cwd=zh_run.folder.parent)
     assert proc.returncode == 0, proc.stderr
     assert "灯塔账簿" in proc.stdout
-    assert "finished" in proc.stdout
+    assert "：已完成" in proc.stdout  # the state in the book's language
 
 
 def test_interrupted_run_counts_chapters_from_the_store(en_run: Run, tmp_path: Path) -> None:
