@@ -209,9 +209,12 @@ def test_a_worker_for_another_run_is_refused_in_one_line(tmp_path: Path) -> None
     assert [e["event"] for e in json_lines(late.stdout)] == ["worker_done"]
 
 
-def test_workers_follow_the_run_when_it_migrates_its_store_to_redis(tmp_path: Path) -> None:
+def _migrating_run_with_a_worker(base: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """A run that migrates its store to Redis after its first writes, and a worker that joins
+    it: the run folder and the worker's events."""
     run_id = f"wk-{uuid.uuid4().hex[:10]}"
-    config = write_project(tmp_path)
+    base.mkdir()
+    config = write_project(base)
     args = ["run", str(config), "--run-dir", run_id, "--json"]
     low = (  # every window of two writes crosses: the run migrates after its first commits
         "state.thresholds.lock_wait_p99_ms=0.001",
@@ -224,22 +227,31 @@ def test_workers_follow_the_run_when_it_migrates_its_store_to_redis(tmp_path: Pa
     for override in (*RUN[:-2], "orchestrator.lease_seconds=30", "llm.latency_ms=200", *low):
         args += ["--set", override]
     try:
-        coordinator = start(args, tmp_path)
-        folder = tmp_path / run_id
+        coordinator = start(args, base)
+        folder = base / run_id
         while not (folder / "run.json").exists():
             assert coordinator.poll() is None, coordinator.communicate()
-        worker = start(["worker", str(folder), "--writers", "3", "--json"], tmp_path)
+        worker = start(["worker", str(folder), "--writers", "3", "--json"], base)
         code, _, err = finish(coordinator)
         assert code == 0, err
         code, worked, err = finish(worker)
         assert code == 0, err
     finally:
         drop_namespaces([run_id])
+    return folder, json_lines(worked)
+
+
+def test_workers_follow_the_run_when_it_migrates_its_store_to_redis(tmp_path: Path) -> None:
+    # The run migrates after its first writes; a worker started late (a loaded machine)
+    # may join after the move and then has none to follow: the scenario runs again.
+    for attempt in range(3):
+        folder, events = _migrating_run_with_a_worker(tmp_path / f"try-{attempt}")
+        moved = [e for e in events if e["event"] == "store_moved"]
+        if moved:
+            break
+    assert len(moved) == 1, "in 3 tries the worker never joined before the run moved its store"
     meta = json.loads((folder / "run.json").read_text())
     assert meta["state_url"].startswith("redis://127.0.0.1:6379/0")
-    events = json_lines(worked)
-    moved = [e for e in events if e["event"] == "store_moved"]
-    assert len(moved) == 1
     assert moved[0]["to"].startswith("redis://")
     written = [e["chapter"] for e in events if e["event"] == "chapter_committed"]
     assert sorted(written) == list(range(1, CHAPTERS + 1))

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
+from agents.prompts import PromptLibrary
 from orchestrator.cli.display import LiveDisplay, PlainDisplay, RunProgress
 
 EVENTS: list[tuple[str, dict[str, Any]]] = [
@@ -29,8 +30,9 @@ def test_progress_counts_queued_writing_revising_done() -> None:
         progress.update(event, fields)
     assert (progress.queued, progress.writing, progress.revising) == (0, 1, 1)
     assert (progress.final, progress.revisions, progress.failed) == (1, 1, 0)
-    assert "done 1/3" in progress.line(tokens=1234)
-    assert "tokens 1,234" in progress.line(tokens=1234)
+    labels = PromptLibrary().labels("en")
+    assert "done 1/3" in progress.line(1234, labels)
+    assert "tokens 1,234" in progress.line(1234, labels)
 
 
 def test_a_failed_first_attempt_counts_as_failed() -> None:
@@ -60,6 +62,18 @@ def test_plain_lines_name_each_notable_event() -> None:
     for event, fields in EVENTS:
         display(event, fields)
     lines = out.getvalue().splitlines()
-    assert lines[0] == "run r  (3 chapters) -> /runs/r"
+    assert lines[0] == "run r (3 chapters) -> /runs/r"
     assert "chapter 1 written: 900 words" in lines
     assert "chapter 2 will be revised: Mara: moved" in lines
+
+
+def test_a_chinese_run_is_shown_in_chinese() -> None:
+    out = io.StringIO()
+    display = PlainDisplay(console=Console(file=out, width=200))
+    started = {"run_id": "r", "run_dir": "/runs/r", "chapters": 3, "language": "zh"}
+    for event, fields in [("run_started", started), *EVENTS[1:]]:
+        display(event, fields)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "开始写作 r（共3章）-> /runs/r"
+    assert "第1章写成：900字" in lines
+    assert "第2章将改写：Mara: moved" in lines
