@@ -77,9 +77,10 @@ class WaitPolicy:
 
     settings: RetrySettings
     rng: random.Random
+    asked_wait: Callable[[BaseException | None], float | None] = server_wait
 
     def __call__(self, state: RetryCallState) -> float:
-        asked = server_wait(state.outcome.exception() if state.outcome else None)
+        asked = self.asked_wait(state.outcome.exception() if state.outcome else None)
         if asked is not None:
             return asked
         exponent = max(0, state.attempt_number - 1)
@@ -104,12 +105,16 @@ def retrying(
     settings: RetrySettings,
     before_sleep: Callable[[RetryCallState], None],
     rng: random.Random | None = None,
+    *,
+    reason: Callable[[BaseException], str | None] = retry_reason,
+    asked_wait: Callable[[BaseException | None], float | None] = server_wait,
 ) -> AsyncRetrying:
     """A tenacity loop over one call: retried as above, ``before_sleep`` told of every retry,
-    and the last error re-raised when it gives up."""
+    and the last error re-raised when it gives up. ``reason`` and ``asked_wait`` read another
+    SDK's errors (the OpenAI client's): the policy's shape is the same for every provider."""
     return AsyncRetrying(
-        retry=retry_if_exception(lambda exc: retry_reason(exc) is not None),
-        wait=WaitPolicy(settings, rng or random.Random()),
+        retry=retry_if_exception(lambda exc: reason(exc) is not None),
+        wait=WaitPolicy(settings, rng or random.Random(), asked_wait),
         stop=StopPolicy(settings),
         before_sleep=before_sleep,
         reraise=True,
