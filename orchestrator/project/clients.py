@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from agents.clients.base import LLMClient
-from agents.clients.pricing import PriceTable, load_prices
+from agents.clients.pricing import ModelPrice, PriceTable, load_prices
 from agents.errors import PriceTableError
 from agents.offline.client import OfflineClient
 from orchestrator.project.config import AgentName, LLMSection, ProjectConfig
@@ -15,18 +16,25 @@ from orchestrator.project.problems import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
     from agents.clients.anthropic import AnthropicSettings
+    from agents.clients.openai import OpenAISettings
+    from agents.clients.rate_limiter import RateLimiter
 
 AGENTS: tuple[AgentName, ...] = ("planner", "writer", "editor")
 KEY_VARIABLE = "ANTHROPIC_API_KEY"
+OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+FREE = ModelPrice(input=0, output=0, cache_write=0, cache_read=0)
 
 
 def make_client(
     config: ProjectConfig, source: str = "config", environ: Mapping[str, str] | None = None
 ) -> LLMClient:
-    """An ``OfflineClient`` for ``provider: offline``, an ``AnthropicClient`` for anthropic.
+    """An ``OfflineClient`` for ``provider: offline``, an ``AnthropicClient`` for anthropic,
+    an ``OpenAIClient`` for openai.
 
-    ConfigError (before anything is written) when the anthropic provider has
-    no API key in the environment, or no price for a model it would call.
+    ConfigError (before anything is written) when the provider has no API key in
+    the environment (a local openai server needs none), or no price for a model
+    it would call (a local server's models cost nothing).
     """
     llm = config.llm
     if llm.provider == "offline":
@@ -37,6 +45,8 @@ def make_client(
             concurrency=llm.concurrency,
         )
     env = os.environ if environ is None else environ
+    if llm.provider == "openai":
+        return _openai_client(config, source, env)
     key = env.get(KEY_VARIABLE, "").strip()
     if not key:
         raise ConfigError(
@@ -52,18 +62,84 @@ def make_client(
     # Imported here: the SDK takes about a second to import, which every other command
     # (and every offline run) would pay for nothing.
     from agents.clients.anthropic import AnthropicClient
-    from agents.clients.rate_limiter import RateLimiter
 
     return AnthropicClient(
         api_key=key,
         settings=anthropic_settings(llm, env),
         prices=run_prices(config, source),
-        limiter=RateLimiter(
-            requests_per_minute=llm.rate_limits.requests_per_minute,
-            input_tokens_per_minute=llm.rate_limits.input_tokens_per_minute,
-            output_tokens_per_minute=llm.rate_limits.output_tokens_per_minute,
-        ),
+        limiter=_limiter(llm),
     )
+
+
+def _limiter(llm: LLMSection) -> RateLimiter:
+    from agents.clients.rate_limiter import RateLimiter
+
+    return RateLimiter(
+        requests_per_minute=llm.rate_limits.requests_per_minute,
+        input_tokens_per_minute=llm.rate_limits.input_tokens_per_minute,
+        output_tokens_per_minute=llm.rate_limits.output_tokens_per_minute,
+    )
+
+
+def is_local(base_url: str | None) -> bool:
+    """Whether ``base_url`` is a server on this machine (localhost, 127.0.0.1, ::1)."""
+    if not base_url:
+        return False
+    try:
+        host = urlsplit(base_url).hostname
+    except ValueError:
+        return False
+    return host in LOCAL_HOSTS
+
+
+def openai_key(llm: LLMSection, environ: Mapping[str, str], source: str) -> str | None:
+    """The API key of the openai provider, from the variable ``llm.api_key_env`` names
+    (default OPENAI_API_KEY); None for a local server without one; else ConfigError."""
+    variable = llm.api_key_env or OPENAI_KEY_VARIABLE
+    key = environ.get(variable, "").strip()
+    if key:
+        return key
+    if is_local(openai_base_url(llm, environ)):
+        return None
+    raise ConfigError(
+        source,
+        [
+            ConfigProblem(
+                "llm.api_key_env" if llm.api_key_env else "llm.provider",
+                f"is openai, but {variable} is not set; export {variable}=... (it is never "
+                "written anywhere; a server on localhost needs none), or use provider: offline",
+            )
+        ],
+    )
+
+
+def openai_base_url(llm: LLMSection, environ: Mapping[str, str]) -> str | None:
+    """``llm.base_url``, else ``OPENAI_BASE_URL``, else None (OpenAI's own API)."""
+    return llm.base_url or environ.get("OPENAI_BASE_URL") or None
+
+
+def openai_settings(llm: LLMSection, environ: Mapping[str, str]) -> OpenAISettings:
+    """The OpenAI client settings of the ``llm`` section."""
+    from agents.clients.openai import OpenAISettings
+
+    return OpenAISettings(
+        base_url=openai_base_url(llm, environ),
+        timeout_s=llm.timeout_s,
+        concurrency=llm.concurrency,
+        structured=llm.structured,
+        retry=llm.retry,
+    )
+
+
+def _openai_client(config: ProjectConfig, source: str, env: Mapping[str, str]) -> LLMClient:
+    llm = config.llm
+    key = openai_key(llm, env, source)
+    settings = openai_settings(llm, env)
+    prices = run_prices(config, source, env)
+    # Imported here, as the Anthropic SDK is: no other command pays for its import.
+    from agents.clients.openai import OpenAIClient
+
+    return OpenAIClient(api_key=key, settings=settings, prices=prices, limiter=_limiter(llm))
 
 
 def anthropic_settings(llm: LLMSection, environ: Mapping[str, str]) -> AnthropicSettings:
@@ -80,10 +156,19 @@ def anthropic_settings(llm: LLMSection, environ: Mapping[str, str]) -> Anthropic
     )
 
 
-def run_prices(config: ProjectConfig, source: str = "config") -> PriceTable:
-    """The price table of a run, with a price for every model it calls (else ConfigError)."""
+def run_prices(
+    config: ProjectConfig, source: str = "config", environ: Mapping[str, str] | None = None
+) -> PriceTable:
+    """The price table of a run, with a price for every model it calls (else ConfigError).
+    A model of a server on this machine that the table does not know costs nothing."""
+    env = os.environ if environ is None else environ
+    free = config.llm.provider == "openai" and is_local(openai_base_url(config.llm, env))
     try:
         prices = load_prices(config.llm.prices)
+        if free:
+            missing = {config.llm.model_for(agent) for agent in AGENTS} - set(prices.models)
+            unknown = {model: FREE for model in missing if prices.price(model) is None}
+            prices = prices.model_copy(update={"models": {**prices.models, **unknown}})
         for agent in AGENTS:
             prices.require(config.llm.model_for(agent))
     except PriceTableError as exc:

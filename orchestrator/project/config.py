@@ -129,7 +129,7 @@ class AgentModels(_Section):
 
 
 class RateLimitSection(_Section):
-    """anthropic: client-side limits shared by every call (unset: the API's headers decide)."""
+    """anthropic, openai: client-side limits shared by every call (unset: the headers decide)."""
 
     requests_per_minute: int | None = Field(default=None, ge=1)
     input_tokens_per_minute: int | None = Field(default=None, ge=1)
@@ -139,8 +139,12 @@ class RateLimitSection(_Section):
 class LLMSection(_Section):
     """Which model writes, and how."""
 
-    provider: Literal["offline", "anthropic"] = "offline"
-    model: str | None = Field(default=None, description="required for anthropic")
+    provider: Literal["offline", "anthropic", "openai"] = Field(
+        default="offline",
+        description="openai: any OpenAI-compatible server (DeepSeek, Qwen, GLM, Kimi, "
+        "OpenRouter, Ollama, vLLM, llama.cpp, LM Studio), at base_url",
+    )
+    model: str | None = Field(default=None, description="required for anthropic and openai")
     models: AgentModels = Field(default_factory=AgentModels)
     temperature: float = Field(default=0.8, ge=0, le=1)
     max_tokens: int = Field(default=8192, ge=1, le=200_000)
@@ -150,9 +154,27 @@ class LLMSection(_Section):
         default=0, ge=0, le=1, description="offline: probability a chapter deviates from its plan"
     )
     seed: int = Field(default=0, description="offline: the seed of its choices")
-    base_url: str | None = Field(default=None, description="anthropic: another API endpoint")
+    base_url: str | None = Field(
+        default=None,
+        description="anthropic: another API endpoint; openai: the server's base URL, used "
+        "exactly as given (e.g. https://api.deepseek.com, http://localhost:11434/v1)",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="openai: the environment variable holding the API key (default "
+        "OPENAI_API_KEY; a local server needs none). Keys are never read from a file",
+    )
+    structured: Literal["tools", "json"] = Field(
+        default="tools",
+        description="openai: structured replies by a forced function call (tools), or by "
+        "JSON mode with the schema in the prompt (json), for servers without tool calling",
+    )
     timeout_s: float = Field(
-        default=600, gt=0, le=3600, description="anthropic: read timeout (streamed: between events)"
+        default=600,
+        gt=0,
+        le=3600,
+        description="anthropic, openai: read timeout (streamed: between events)",
     )
     stream_from_tokens: int = Field(
         default=4096, ge=1, description="anthropic: stream calls whose max_tokens is at least this"
@@ -179,6 +201,10 @@ class LLMSection(_Section):
         if self.provider == "anthropic" and not self.model:
             raise CrossFieldErrors(
                 [(("model",), "required when provider is anthropic, e.g. model: claude-sonnet-4-5")]
+            )
+        if self.provider == "openai" and not self.model:
+            raise CrossFieldErrors(
+                [(("model",), "required when provider is openai, e.g. model: deepseek-chat")]
             )
         return self
 
