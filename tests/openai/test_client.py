@@ -1,0 +1,181 @@
+"""The OpenAI-compatible client with the real ``openai`` SDK against the fake server:
+the wire (paths, function calls, JSON mode), usage and prices, retries, and the key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agents.clients.base import LLMRequest, Message, SystemBlock
+from agents.clients.pricing import load_prices
+from agents.clients.rate_limiter import RateLimiter
+from agents.errors import ModelCallError, OutputValidationError
+from agents.schemas import Outline
+from tests.fake_openai import Fault, Rule
+from tests.openai.conftest import API_KEY, MODEL, SECRET, MakeClient, StartFake
+
+PLAN = 'Plan "The Ledger" in exactly 3 chapters of about 200 words each.'
+BIBLE = "# Story bible\n\n- **Mara Quell** (protagonist): a clerk\n"
+
+
+def outline_request(model: str = MODEL) -> LLMRequest:
+    return LLMRequest(
+        agent="planner",
+        model=model,
+        system=(SystemBlock("You plan novels."), SystemBlock(BIBLE, cache=True)),
+        messages=(Message("user", PLAN),),
+        max_tokens=2000,
+        output_model=Outline,
+    )
+
+
+async def test_a_function_call_is_forced_and_its_arguments_are_the_reply(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake()
+    response = await make_client(fake).complete(outline_request())
+
+    outline = response.output(Outline)
+    assert [c.number for c in outline.chapters] == [1, 2, 3]
+    [seen] = fake.requests
+    assert seen.path == "/v1/chat/completions"  # under the base URL, as given
+    assert seen.body["tool_choice"] == {"type": "function", "function": {"name": "outline"}}
+    [tool] = seen.body["tools"]
+    assert tool["function"]["parameters"] == Outline.model_json_schema()
+    system, user = seen.body["messages"]
+    assert system["role"] == "system"
+    assert system["content"].endswith(BIBLE)
+    assert user == {"role": "user", "content": PLAN}
+    assert seen.body["max_tokens"] == 2000
+    assert seen.api_key == API_KEY
+
+
+async def test_a_base_url_without_a_path_is_used_as_given(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(prefix="")  # DeepSeek's base URL has no /v1
+    await make_client(fake).complete(outline_request())
+    assert [r.path for r in fake.requests] == ["/chat/completions"]
+
+
+async def test_json_mode_puts_the_schema_in_the_prompt_and_reads_a_fenced_reply(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("fenced")], agent="planner"))
+    response = await make_client(fake, structured="json").complete(outline_request())
+
+    assert len(response.output(Outline).chapters) == 3  # fence and trailing comma read past
+    [seen] = fake.requests
+    assert seen.fault == "fenced"
+    assert seen.body["response_format"] == {"type": "json_object"}
+    assert "tools" not in seen.body
+    assert "tool_choice" not in seen.body
+    assert (
+        json.dumps(Outline.model_json_schema(), ensure_ascii=False)
+        in (seen.body["messages"][0]["content"])
+    )
+
+
+async def test_a_malformed_reply_is_passed_on_for_validation_to_explain(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("malformed")], agent="planner"))
+    response = await make_client(fake).complete(outline_request())
+    with pytest.raises(OutputValidationError) as raised:
+        response.output(Outline, "planner")
+    assert any("Invalid JSON" in problem for problem in raised.value.problems)
+
+
+async def test_reasoning_content_is_never_the_reply_and_its_tokens_are_counted(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake()
+    response = await make_client(fake).complete(outline_request("deepseek-reasoner"))
+
+    assert response.output(Outline).title == "The Ledger"  # not the decoy in the reasoning
+    [seen] = fake.requests
+    assert seen.usage is not None
+    assert seen.usage.reasoning_tokens > 0
+    assert response.usage.output_tokens == seen.usage.completion_tokens  # reasoning included
+
+
+@pytest.mark.parametrize("model", ["deepseek-chat", "qwen-plus"])
+async def test_cached_prompt_tokens_are_cache_reads_and_priced(
+    start_fake: StartFake, make_client: MakeClient, model: str
+) -> None:
+    fake = start_fake()
+    client = make_client(fake)
+    first = await client.complete(outline_request(model))
+    second = await client.complete(outline_request(model))
+
+    assert first.usage.cache_read_tokens == 0
+    assert second.usage.cache_read_tokens > 0  # DeepSeek's field or OpenAI's, either way
+    counted = fake.requests[1].usage
+    assert counted is not None
+    assert second.usage.input_tokens + second.usage.cache_read_tokens == counted.prompt_tokens
+    assert second.usage.cost_usd == pytest.approx(load_prices().require(model).cost(second.usage))
+    assert second.usage.cost_usd < first.usage.cost_usd
+
+
+async def test_429_and_500_are_retried_and_retry_after_is_honoured(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(
+        Rule(
+            [Fault("rate_limit", retry_after=0.3), Fault("server_error"), Fault("drop")],
+            agent="planner",
+        )
+    )
+    limiter = RateLimiter()
+    response = await make_client(fake, limiter=limiter).complete(outline_request())
+
+    assert len(response.output(Outline).chapters) == 3
+    assert [r.fault for r in fake.requests] == ["rate_limit", "server_error", "drop", None]
+    first, second = fake.requests[0].at, fake.requests[1].at
+    assert second - first >= 0.3  # the server's retry-after, not the 0.02 s backoff
+    assert limiter.bucket("requests").per_minute == 4000  # learned from x-ratelimit-*
+
+
+async def test_a_400_is_not_retried_and_fails_with_the_servers_message(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("bad_request")], agent="planner"))
+    with pytest.raises(ModelCallError) as raised:
+        await make_client(fake).complete(outline_request())
+
+    assert len(fake.requests) == 1
+    assert "400 invalid_request_error: max_tokens is too large for this model" in str(raised.value)
+
+
+async def test_a_key_the_server_echoes_is_cut_from_the_error(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("auth")], agent="planner"))
+    with pytest.raises(ModelCallError) as raised:
+        await make_client(fake).complete(outline_request())
+
+    assert fake.requests[0].api_key == API_KEY
+    assert "401 invalid_api_key: Incorrect API key provided: [api key]" in str(raised.value)
+    assert SECRET not in str(raised.value) + repr(raised.value)
+
+
+async def test_a_local_server_is_called_without_a_key(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake()
+    client = make_client(fake, api_key=None)
+    response = await client.complete(outline_request("qwen2.5:7b"))
+    assert response.output(Outline).chapters
+    assert SECRET not in repr(client)
+
+
+async def test_a_text_request_gets_the_content(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake()
+    request = LLMRequest("editor", MODEL, (), (Message("user", "Hello"),), max_tokens=50)
+    response = await make_client(fake).complete(request)
+    assert response.text == "A reply in words."
+    assert fake.requests[0].mode == "text"
+    assert fake.requests[0].body["messages"] == [{"role": "user", "content": "Hello"}]
