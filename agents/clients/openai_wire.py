@@ -152,7 +152,13 @@ def response_of(
             for call in _get(message, "tool_calls") or []:
                 function = _get(call, "function")
                 if _get(function, "name") == wanted:
-                    text = _get(function, "arguments") or ""
+                    arguments = _get(function, "arguments") or ""
+                    # Some servers send the arguments as an object, not as JSON text.
+                    text = (
+                        arguments
+                        if isinstance(arguments, str)
+                        else json.dumps(arguments, ensure_ascii=False)
+                    )
                     break
         text = lenient_json(text)
     model = _get(completion, "model") or request.model

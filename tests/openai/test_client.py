@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from agents.clients.base import LLMRequest, Message, SystemBlock
+from agents.clients.base import LLMRequest, Message, SystemBlock, Usage
+from agents.clients.openai_wire import response_of
 from agents.clients.pricing import load_prices
 from agents.clients.rate_limiter import RateLimiter
 from agents.errors import ModelCallError, OutputValidationError
@@ -179,3 +180,24 @@ async def test_a_text_request_gets_the_content(
     assert response.text == "A reply in words."
     assert fake.requests[0].mode == "text"
     assert fake.requests[0].body["messages"] == [{"role": "user", "content": "Hello"}]
+
+
+async def test_a_read_timeout_is_retried(start_fake: StartFake, make_client: MakeClient) -> None:
+    fake = start_fake(Rule([Fault("slow", delay_s=1.5)], agent="planner"))
+    response = await make_client(fake, timeout_s=0.5).complete(outline_request())
+
+    assert response.output(Outline).chapters
+    assert [r.fault for r in fake.requests] == ["slow", None]
+
+
+def test_function_arguments_sent_as_an_object_are_read() -> None:
+    call = {"function": {"name": "outline", "arguments": {"title": "T", "chapters": []}}}
+    completion = {"model": MODEL, "choices": [{"message": {"content": None, "tool_calls": [call]}}]}
+    response = response_of(outline_request(), completion, Usage())
+    assert json.loads(response.text) == {"title": "T", "chapters": []}
+
+
+def test_a_reply_in_the_content_instead_of_a_call_is_still_read() -> None:
+    completion = {"choices": [{"message": {"content": '```json\n{"findings": [],}\n```'}}]}
+    request = LLMRequest("editor", MODEL, (), (Message("user", "Check"),), output_model=Outline)
+    assert json.loads(response_of(request, completion, Usage()).text) == {"findings": []}

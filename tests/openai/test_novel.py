@@ -229,6 +229,7 @@ def test_a_key_from_a_named_variable_is_in_no_log(start_fake: StartFake, tmp_pat
 
     assert proc.returncode == 1, proc.stderr  # chapter 1 met a 401 that echoed the key
     assert {r.api_key for r in fake.requests} == {API_KEY}
+    assert "Building HTTP request" in proc.stderr  # the SDK's own debug lines are there
     assert "[api key]" in json.dumps(Run(tmp_path / "debug", proc).summary)
     assert SECRET not in proc.stdout + proc.stderr
     assert files_holding(tmp_path / "debug", SECRET) == []
