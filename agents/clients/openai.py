@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -59,6 +60,7 @@ CALL_FAILURES = (openai.APIError, httpx2.TransportError)
 # What the SDK is given for a local server called without a key (it insists on one;
 # Ollama, vLLM, llama.cpp and LM Studio ignore it).
 NO_KEY = "no-key"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the SDK's, when none is given
 REDACTED = "[api key]"
 
 
@@ -129,6 +131,11 @@ class OpenAIClient:
 
     def __repr__(self) -> str:
         return f"OpenAIClient(base_url={self.settings.base_url!r})"
+
+    @property
+    def provider(self) -> str:
+        """What the run's metrics call it: ``openai:`` and the server (host and port)."""
+        return f"openai:{urlsplit(self.settings.base_url or DEFAULT_BASE_URL).netloc}"
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Send ``request``, retrying what is worth retrying; ModelCallError when it fails."""
