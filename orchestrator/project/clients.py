@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from agents.clients.base import LLMClient
 from agents.clients.pricing import ModelPrice, PriceTable, load_prices
+from agents.clients.routed import RoutedClient
 from agents.errors import PriceTableError
 from agents.offline.client import OfflineClient
 from orchestrator.project.config import AgentName, LLMSection, ProjectConfig
@@ -30,30 +31,64 @@ def make_client(
     config: ProjectConfig, source: str = "config", environ: Mapping[str, str] | None = None
 ) -> LLMClient:
     """An ``OfflineClient`` for ``provider: offline``, an ``AnthropicClient`` for anthropic,
-    an ``OpenAIClient`` for openai.
+    an ``OpenAIClient`` for openai; with ``llm.agents`` routes, a ``RoutedClient`` that
+    sends each agent's calls to its own (one client, and so one rate limiter, per
+    provider, server and key variable).
 
-    ConfigError (before anything is written) when the provider has no API key in
+    ConfigError (before anything is written) when a provider has no API key in
     the environment (a local openai server needs none), or no price for a model
     it would call (a local server's models cost nothing).
     """
+    env = os.environ if environ is None else environ
     llm = config.llm
-    if llm.provider == "offline":
+    prices = run_prices(config, source, env) if _priced(llm) else None
+    if not llm.routed():
+        return _client(llm, "llm", source, env, prices)
+    clients: dict[tuple[object, ...], LLMClient] = {}
+    routes: dict[str, LLMClient] = {}
+    for agent in AGENTS:
+        section = llm.for_agent(agent)
+        where = f"llm.agents.{agent}" if getattr(llm.agents, agent) is not None else "llm"
+        key = (section.provider, section.base_url, section.api_key_env, section.structured)
+        if key not in clients:
+            clients[key] = _client(section, where, source, env, prices)
+        routes[agent] = clients[key]
+    return RoutedClient(routes)
+
+
+def _priced(llm: LLMSection) -> bool:
+    return any(llm.for_agent(agent).provider != "offline" for agent in AGENTS)
+
+
+def _client(
+    llm: LLMSection,
+    where: str,
+    source: str,
+    env: Mapping[str, str],
+    prices: PriceTable | None,
+) -> LLMClient:
+    """The client of one (effective) ``llm`` section; ``where`` names it in errors."""
+    if llm.provider == "offline" or prices is None:
         return OfflineClient(
             seed=llm.seed,
             latency_ms=llm.latency_ms,
             drift=llm.drift,
             concurrency=llm.concurrency,
         )
-    env = os.environ if environ is None else environ
     if llm.provider == "openai":
-        return _openai_client(config, source, env)
-    key = env.get(KEY_VARIABLE, "").strip()
-    if not key:
+        key = openai_key(llm, env, source, where)
+        settings = openai_settings(llm, env)
+        # Imported here, as the Anthropic SDK is: no other command pays for its import.
+        from agents.clients.openai import OpenAIClient
+
+        return OpenAIClient(api_key=key, settings=settings, prices=prices, limiter=_limiter(llm))
+    anthropic_key = env.get(KEY_VARIABLE, "").strip()
+    if not anthropic_key:
         raise ConfigError(
             source,
             [
                 ConfigProblem(
-                    "llm.provider",
+                    f"{where}.provider",
                     f"is anthropic, but {KEY_VARIABLE} is not set; export {KEY_VARIABLE}=... "
                     "(it is never written anywhere), or use provider: offline",
                 )
@@ -64,9 +99,9 @@ def make_client(
     from agents.clients.anthropic import AnthropicClient
 
     return AnthropicClient(
-        api_key=key,
+        api_key=anthropic_key,
         settings=anthropic_settings(llm, env),
-        prices=run_prices(config, source),
+        prices=prices,
         limiter=_limiter(llm),
     )
 
@@ -92,7 +127,9 @@ def is_local(base_url: str | None) -> bool:
     return host in LOCAL_HOSTS
 
 
-def openai_key(llm: LLMSection, environ: Mapping[str, str], source: str) -> str | None:
+def openai_key(
+    llm: LLMSection, environ: Mapping[str, str], source: str, where: str = "llm"
+) -> str | None:
     """The API key of the openai provider, from the variable ``llm.api_key_env`` names
     (default OPENAI_API_KEY); None for a local server without one; else ConfigError."""
     variable = llm.api_key_env or OPENAI_KEY_VARIABLE
@@ -105,7 +142,7 @@ def openai_key(llm: LLMSection, environ: Mapping[str, str], source: str) -> str 
         source,
         [
             ConfigProblem(
-                "llm.api_key_env" if llm.api_key_env else "llm.provider",
+                f"{where}.api_key_env" if llm.api_key_env else f"{where}.provider",
                 f"is openai, but {variable} is not set; export {variable}=... (it is never "
                 "written anywhere; a server on localhost needs none), or use provider: offline",
             )
@@ -131,17 +168,6 @@ def openai_settings(llm: LLMSection, environ: Mapping[str, str]) -> OpenAISettin
     )
 
 
-def _openai_client(config: ProjectConfig, source: str, env: Mapping[str, str]) -> LLMClient:
-    llm = config.llm
-    key = openai_key(llm, env, source)
-    settings = openai_settings(llm, env)
-    prices = run_prices(config, source, env)
-    # Imported here, as the Anthropic SDK is: no other command pays for its import.
-    from agents.clients.openai import OpenAIClient
-
-    return OpenAIClient(api_key=key, settings=settings, prices=prices, limiter=_limiter(llm))
-
-
 def anthropic_settings(llm: LLMSection, environ: Mapping[str, str]) -> AnthropicSettings:
     """The client settings of the ``llm`` section; the base URL may come from
     ``ANTHROPIC_BASE_URL`` when the config gives none."""
@@ -162,15 +188,19 @@ def run_prices(
     """The price table of a run, with a price for every model it calls (else ConfigError).
     A model of a server on this machine that the table does not know costs nothing."""
     env = os.environ if environ is None else environ
-    free = config.llm.provider == "openai" and is_local(openai_base_url(config.llm, env))
+    llm = config.llm
     try:
-        prices = load_prices(config.llm.prices)
-        if free:
-            missing = {config.llm.model_for(agent) for agent in AGENTS} - set(prices.models)
-            unknown = {model: FREE for model in missing if prices.price(model) is None}
+        prices = load_prices(llm.prices)
+        free = set()
+        for agent in AGENTS:
+            section = llm.for_agent(agent)
+            if section.provider == "openai" and is_local(openai_base_url(section, env)):
+                free.add(llm.model_for(agent))
+        unknown = {model: FREE for model in free if prices.price(model) is None}
+        if unknown:
             prices = prices.model_copy(update={"models": {**prices.models, **unknown}})
         for agent in AGENTS:
-            prices.require(config.llm.model_for(agent))
+            prices.require(llm.model_for(agent))
     except PriceTableError as exc:
         raise ConfigError(source, [ConfigProblem("llm.prices", str(exc))]) from None
     return prices
