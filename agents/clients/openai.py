@@ -39,6 +39,7 @@ from agents.clients.base import LLMRequest, LLMResponse
 from agents.clients.openai_wire import (
     StructuredMode,
     chat_params,
+    collect_stream,
     reasoning_tokens,
     response_of,
     usage_of,
@@ -72,6 +73,8 @@ class OpenAISettings:
     timeout_s: float = 600.0
     concurrency: int = 20
     structured: StructuredMode = "tools"
+    stream: bool = False  # stream calls whose max_tokens is at least stream_from_tokens
+    stream_from_tokens: int = 4096
     retry: RetrySettings = field(default_factory=RetrySettings)
 
 
@@ -180,8 +183,35 @@ class OpenAIClient:
 
     async def _send(self, request: LLMRequest) -> tuple[Any, Mapping[str, str]]:
         params = chat_params(request, self.settings.structured)
+        if self.settings.stream and request.max_tokens >= self.settings.stream_from_tokens:
+            return await self._stream(request, params)
         raw = await self._sdk.chat.completions.with_raw_response.create(**params)
         return raw.parse(), raw.headers
+
+    async def _stream(
+        self, request: LLMRequest, params: dict[str, Any]
+    ) -> tuple[Any, Mapping[str, str]]:
+        """A streamed call: the read timeout is then between chunks, so a long chapter on a
+        slow server is not cut. Without usage in the stream (a server that ignores
+        ``stream_options``) the tokens are estimated from the text, and a warning says so."""
+        stream = await self._sdk.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True}
+        )
+        try:
+            completion = await collect_stream(stream, request.model)
+        finally:
+            await stream.close()
+        if completion["usage"] is None:
+            message = completion["choices"][0]["message"]
+            written = message["content"] + "".join(
+                call["function"].get("arguments", "") for call in message["tool_calls"]
+            )
+            completion["usage"] = {
+                "prompt_tokens": estimate_tokens(request.prompt_text()),
+                "completion_tokens": estimate_tokens(written),
+            }
+            log.warning("stream_without_usage", agent=request.agent, model=request.model)
+        return completion, stream.response.headers
 
     def _observe_failure(self, exc: BaseException) -> None:
         """Learn from a refused call: its rate-limit headers, and a retry-after for everyone."""

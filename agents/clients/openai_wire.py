@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -163,3 +164,38 @@ def response_of(
         text = lenient_json(text)
     model = _get(completion, "model") or request.model
     return LLMResponse(model=str(model), usage=usage, text=text)
+
+
+async def collect_stream(chunks: AsyncIterator[Any], model: str) -> dict[str, Any]:
+    """A streamed reply put back together as a completion (a plain mapping ``usage_of`` and
+    ``response_of`` read): the content, each function call's name and arguments in pieces,
+    and the usage of the last chunk (``stream_options.include_usage``; Moonshot puts it in
+    the choice). ``reasoning_content`` deltas are dropped, as in a whole reply."""
+    content: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    usage: Any = None
+    served = None
+    async for chunk in chunks:
+        served = _get(chunk, "model") or served
+        usage = _get(chunk, "usage") or usage
+        for choice in _get(chunk, "choices") or []:
+            usage = _get(choice, "usage") or usage
+            delta = _get(choice, "delta")
+            text = _get(delta, "content")
+            if isinstance(text, str):
+                content.append(text)
+            for call in _get(delta, "tool_calls") or []:
+                index = _get(call, "index")
+                slot = calls.setdefault(index if isinstance(index, int) else 0, {})
+                function = _get(call, "function")
+                name = _get(function, "name")
+                if isinstance(name, str) and name:
+                    slot["name"] = name
+                pieces = _get(function, "arguments")
+                if isinstance(pieces, str):
+                    slot["arguments"] = slot.get("arguments", "") + pieces
+    message = {
+        "content": "".join(content),
+        "tool_calls": [{"function": calls[index]} for index in sorted(calls)],
+    }
+    return {"model": served or model, "choices": [{"message": message}], "usage": usage}

@@ -164,6 +164,8 @@ def openai_settings(llm: LLMSection, environ: Mapping[str, str]) -> OpenAISettin
         timeout_s=llm.timeout_s,
         concurrency=llm.concurrency,
         structured=llm.structured,
+        stream=llm.stream,
+        stream_from_tokens=llm.stream_from_tokens,
         retry=llm.retry,
     )
 

@@ -216,6 +216,11 @@ class LLMSection(_Section):
     stream_from_tokens: int = Field(
         default=4096, ge=1, description="anthropic: stream calls whose max_tokens is at least this"
     )
+    stream: bool = Field(
+        default=False,
+        description="openai: stream calls whose max_tokens is at least stream_from_tokens (a "
+        "slow server's long chapters then time out only between chunks)",
+    )
     retry: RetrySettings = Field(default_factory=RetrySettings)
     rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
     prices: str | None = Field(

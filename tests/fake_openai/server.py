@@ -4,13 +4,16 @@
 client is given: ``/v1`` by default, as Ollama, vLLM or llama.cpp serve it; ``""``
 for a DeepSeek-like root). Function calls and JSON mode, usage with cached
 prompt tokens (DeepSeek's fields for a ``deepseek-*`` model, OpenAI's else),
-``reasoning_content`` for a model whose name holds ``reasoner`` (holding a
+streamed replies (``stream: true``: chunks, usage last when
+``stream_options.include_usage`` asks for it), ``reasoning_content`` for a
+model whose name holds ``reasoner`` (holding a
 decoy JSON object that must never be taken as the reply), ``x-ratelimit-*``
 headers, and the faults a script asks for (``tests.fake_anthropic.faults``):
 
 - ``rate_limit`` 429 (``retry-after`` if given), ``server_error`` 500,
   ``bad_request`` 400, ``auth`` 401 whose message echoes the key sent (as some
   servers do), ``drop`` (the connection closed with no reply), ``slow``;
+- ``drop_stream``: a streamed reply cut off after its first chunks;
 - ``invalid``: JSON that does not validate; ``malformed``: a reply that is no
   JSON at all (cut off); ``fenced``: the reply in a fenced block with a
   trailing comma, which the client reads leniently.
@@ -186,7 +189,34 @@ class _Handler(BaseHTTPRequestHandler):
         usage = self.fake.cache.usage(request, output, reasoning)
         if kind in DELIVERED:
             entry.usage = usage
-        self._json(200, _completion(request, obj is not None, output, reasoning, usage))
+        completion = _completion(request, obj is not None, output, reasoning, usage)
+        if request.get("stream"):
+            self._stream(request, completion, kind == "drop_stream")
+        else:
+            self._json(200, completion)
+
+    def _stream(self, request: dict[str, Any], completion: dict[str, Any], drop: bool) -> None:
+        """``completion`` as server-sent chunks: reasoning, then content or the function's
+        arguments in pieces, the finish, the usage (if asked for), ``[DONE]``."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        for name, value in _limit_headers().items():
+            self.send_header(name, value)
+        self.end_headers()
+        for index, chunk in enumerate(_chunks(request, completion)):
+            if drop and index == 2:
+                self.close_connection = True
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._chunk(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
     def _json(
         self, status: int, payload: dict[str, Any], extra: dict[str, str] | None = None
@@ -240,6 +270,49 @@ def _completion(
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
         "usage": usage.to_dict(deepseek=model.startswith("deepseek")),
     }
+
+
+def _chunks(request: dict[str, Any], completion: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stream of ``completion``: chat.completion.chunk objects."""
+    base = {k: completion[k] for k in ("id", "created", "model")}
+    base["object"] = "chat.completion.chunk"
+    message = completion["choices"][0]["message"]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return {**base, "choices": [choice]}
+
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    reasoning = message.get("reasoning_content") or ""
+    chunks += [
+        chunk({"reasoning_content": reasoning[i : i + 50]}) for i in range(0, len(reasoning), 50)
+    ]
+    finish = "stop"
+    if message.get("tool_calls"):
+        [call] = message["tool_calls"]
+        arguments = call["function"]["arguments"]
+        head = {"index": 0, "id": call["id"], "type": "function"}
+        chunks.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {**head, "function": {"name": call["function"]["name"], "arguments": ""}}
+                    ]
+                }
+            )
+        )
+        chunks += [
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[i : i + 300]}}]})
+            for i in range(0, len(arguments), 300)
+        ]
+        finish = "tool_calls"
+    else:
+        text = message.get("content") or ""
+        chunks += [chunk({"content": text[i : i + 300]}) for i in range(0, len(text), 300)]
+    chunks.append(chunk({}, finish))
+    if (request.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": completion["usage"]})
+    return chunks
 
 
 def _limit_headers() -> dict[str, str]:

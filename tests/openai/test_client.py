@@ -201,3 +201,35 @@ def test_a_reply_in_the_content_instead_of_a_call_is_still_read() -> None:
     completion = {"choices": [{"message": {"content": '```json\n{"findings": [],}\n```'}}]}
     request = LLMRequest("editor", MODEL, (), (Message("user", "Check"),), output_model=Outline)
     assert json.loads(response_of(request, completion, Usage()).text) == {"findings": []}
+
+
+@pytest.mark.parametrize("structured", ["tools", "json"])
+async def test_a_long_call_is_streamed_and_put_back_together(
+    start_fake: StartFake, make_client: MakeClient, structured: str
+) -> None:
+    fake = start_fake()
+    client = make_client(fake, stream=True, stream_from_tokens=1000, structured=structured)
+    response = await client.complete(outline_request("deepseek-reasoner"))
+
+    assert response.output(Outline).title == "The Ledger"  # not the streamed reasoning's decoy
+    [seen] = fake.requests
+    assert seen.body["stream"] is True
+    assert seen.body["stream_options"] == {"include_usage": True}
+    assert seen.usage is not None
+    assert response.usage.output_tokens == seen.usage.completion_tokens
+    assert response.usage.input_tokens == seen.usage.prompt_tokens
+
+
+async def test_a_short_call_is_not_streamed(start_fake: StartFake, make_client: MakeClient) -> None:
+    fake = start_fake()
+    await make_client(fake, stream=True, stream_from_tokens=4096).complete(outline_request())
+    assert "stream" not in fake.requests[0].body
+
+
+async def test_a_stream_cut_off_is_retried(start_fake: StartFake, make_client: MakeClient) -> None:
+    fake = start_fake(Rule([Fault("drop_stream")], agent="planner"))
+    client = make_client(fake, stream=True, stream_from_tokens=1000)
+    response = await client.complete(outline_request())
+
+    assert response.output(Outline).chapters
+    assert [r.fault for r in fake.requests] == ["drop_stream", None]

@@ -143,7 +143,8 @@ def test_the_key_was_sent_and_is_nowhere_in_the_run(stormy: tuple[Run, FakeOpenA
 
 @pytest.fixture(scope="module")
 def chinese(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, FakeOpenAI]:
-    """A six-chapter Chinese novel by a reasoning model in JSON mode, at a root base URL."""
+    """A six-chapter Chinese novel by a reasoning model in JSON mode, at a root base URL,
+    every call streamed."""
     fake = FakeOpenAI(prefix="").start()
     try:
         run = run_on_fake(
@@ -151,6 +152,7 @@ def chinese(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, FakeOpenAI]:
             fake,
             "llm.model=deepseek-reasoner",
             "llm.structured=json",
+            "llm.stream=true",
             "llm.drift=0",
             project=ZH_PROJECT,
         )
@@ -170,6 +172,7 @@ def test_a_chinese_novel_is_written_in_json_mode(chinese: tuple[Run, FakeOpenAI]
     assert re.findall(r"^## 第(\d+)章 ", manuscript, re.M) == [str(n) for n in range(1, 7)]
     assert len(CJK.findall(run.chapter_text(3))) > 100
     assert {r.mode for r in fake.requests} == {"json"}
+    assert all(r.body["stream"] is True for r in fake.requests)
     assert {r.path for r in fake.requests} == {"/chat/completions"}
     assert all("JSON Schema" in r.body["messages"][0]["content"] for r in fake.requests)
 
