@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from agents.clients.openai import OpenAIClient
 from orchestrator.project.clients import is_local, make_client, openai_settings
 from orchestrator.project.load import load_config
 from orchestrator.project.problems import ConfigError
-from tests.e2e.conftest import write_project
+from tests.e2e.conftest import cli_env, write_project
 from tests.openai.conftest import API_KEY, SECRET
 
 DEEPSEEK = (
@@ -106,3 +108,19 @@ def test_a_remote_model_without_a_price_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         make_client(config, environ={"OPENAI_API_KEY": API_KEY})
     assert "no price for model 'some-new-model'" in str(caught.value)
+
+
+def test_the_sdk_is_imported_only_by_a_run_that_calls_it(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from orchestrator.cli.main import main\n"
+        "from orchestrator.project.clients import make_client\n"
+        "from orchestrator.project.load import load_config\n"
+        f"config = load_config({str(write_project(tmp_path))!r})\n"
+        "make_client(config, environ={})\n"
+        "print('openai' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=cli_env()
+    )
+    assert proc.stdout.strip() == "False"  # the CLI and an offline client: no SDK loaded
