@@ -47,7 +47,7 @@ from agents.clients.openai_wire import (
 from agents.clients.pricing import PriceTable
 from agents.clients.rate_headers import retry_after
 from agents.clients.rate_limiter import RateLimiter
-from agents.clients.retry import retrying
+from agents.clients.retry_policy import retrying
 from agents.clients.settings import RetrySettings
 from agents.errors import ModelCallError
 from agents.schemas import WritingBrief

@@ -15,6 +15,7 @@ from orchestrator.project.problems import ConfigError
 from tests.e2e.conftest import cli_env, write_project
 from tests.openai.conftest import API_KEY, SECRET
 
+LOCAL = ("llm.provider=openai", "llm.model=qwen2.5:7b", "llm.base_url=http://localhost:11434/v1")
 DEEPSEEK = (
     "llm.provider=openai",
     "llm.model=deepseek-chat",
@@ -124,3 +125,18 @@ def test_the_sdk_is_imported_only_by_a_run_that_calls_it(tmp_path: Path) -> None
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=cli_env()
     )
     assert proc.stdout.strip() == "False"  # the CLI and an offline client: no SDK loaded
+
+
+def test_an_openai_run_does_not_import_the_anthropic_sdk(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from orchestrator.project.clients import make_client\n"
+        "from orchestrator.project.load import load_config\n"
+        f"config = load_config({str(write_project(tmp_path))!r}, {list(LOCAL)!r})\n"
+        "make_client(config, environ={})\n"
+        "print('openai' in sys.modules, 'anthropic' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=cli_env()
+    )
+    assert proc.stdout.split() == ["True", "False"]
