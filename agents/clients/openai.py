@@ -56,8 +56,14 @@ from agents.tokens import estimate_tokens
 log = structlog.get_logger("agents.openai")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
-# Failures that end a call: the SDK's errors, and its HTTP library's.
-CALL_FAILURES = (openai.APIError, httpx2.TransportError)
+
+
+class GarbledReply(Exception):
+    """A 200 whose body is no JSON (cut off by a proxy, or a server's bug): tried again."""
+
+
+# Failures that end a call: the SDK's errors, its HTTP library's, and a garbled body.
+CALL_FAILURES = (openai.APIError, httpx2.TransportError, GarbledReply)
 # What the SDK is given for a local server called without a key (it insists on one;
 # Ollama, vLLM, llama.cpp and LM Studio ignore it).
 NO_KEY = "no-key"
@@ -84,6 +90,8 @@ def retry_reason(exc: BaseException) -> str | None:
         return "timeout"
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
         return "connection error"
+    if isinstance(exc, GarbledReply):
+        return "garbled reply"
     if isinstance(exc, openai.APIStatusError) and exc.status_code in RETRY_STATUSES:
         return f"{exc.status_code} {exc.type or exc.code or 'error'}"
     return None
@@ -186,7 +194,10 @@ class OpenAIClient:
         if self.settings.stream and request.max_tokens >= self.settings.stream_from_tokens:
             return await self._stream(request, params)
         raw = await self._sdk.chat.completions.with_raw_response.create(**params)
-        return raw.parse(), raw.headers
+        try:
+            return raw.parse(), raw.headers
+        except ValueError as exc:  # json.JSONDecodeError: the body is no JSON
+            raise GarbledReply(f"the server's reply is not JSON ({exc})") from None
 
     async def _stream(
         self, request: LLMRequest, params: dict[str, Any]
@@ -199,6 +210,8 @@ class OpenAIClient:
         )
         try:
             completion = await collect_stream(stream, request.model)
+        except ValueError as exc:  # json.JSONDecodeError: a chunk is no JSON
+            raise GarbledReply(f"the server's stream is not JSON ({exc})") from None
         finally:
             await stream.close()
         if completion["usage"] is None:

@@ -35,6 +35,7 @@ FaultKind = Literal[
     "auth",  # 401 whose message echoes the key sent
     "malformed",  # a reply that is no JSON at all (cut off)
     "fenced",  # the JSON reply in a fenced block with a trailing comma
+    "garbage",  # a 200 whose HTTP body is cut-off JSON
     # (drop_stream, above, cuts an OpenAI-compatible stream too)
 ]
 

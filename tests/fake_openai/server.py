@@ -14,6 +14,7 @@ headers, and the faults a script asks for (``tests.fake_anthropic.faults``):
   ``bad_request`` 400, ``auth`` 401 whose message echoes the key sent (as some
   servers do), ``drop`` (the connection closed with no reply), ``slow``;
 - ``drop_stream``: a streamed reply cut off after its first chunks;
+- ``garbage``: a 200 whose body is cut off JSON;
 - ``invalid``: JSON that does not validate; ``malformed``: a reply that is no
   JSON at all (cut off); ``fenced``: the reply in a fenced block with a
   trailing comma, which the client reads leniently.
@@ -166,6 +167,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if kind == "auth":
             self._error(401, "invalid_api_key", f"Incorrect API key provided: {entry.api_key}")
+            return
+        if kind == "garbage":
+            data = b'{"id": "chatcmpl-1", "choices": [{"message": {"content": "cut'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
             return
         if kind == "drop":
             self.close_connection = True

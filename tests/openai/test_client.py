@@ -11,6 +11,7 @@ from agents.clients.base import LLMRequest, Message, SystemBlock, Usage
 from agents.clients.openai_wire import response_of
 from agents.clients.pricing import load_prices
 from agents.clients.rate_limiter import RateLimiter
+from agents.clients.settings import RetrySettings
 from agents.errors import ModelCallError, OutputValidationError
 from agents.schemas import Outline
 from tests.fake_openai import Fault, Rule
@@ -233,3 +234,25 @@ async def test_a_stream_cut_off_is_retried(start_fake: StartFake, make_client: M
 
     assert response.output(Outline).chapters
     assert [r.fault for r in fake.requests] == ["drop_stream", None]
+
+
+async def test_a_reply_body_that_is_no_json_is_retried(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("garbage")], agent="planner"))
+    response = await make_client(fake).complete(outline_request())
+
+    assert response.output(Outline).chapters
+    assert [r.fault for r in fake.requests] == ["garbage", None]
+
+
+async def test_a_body_that_stays_no_json_fails_the_call_cleanly(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake(Rule([Fault("garbage")] * 3, agent="planner"))
+    client = make_client(fake, retry=RetrySettings(max_attempts=3, initial_wait_s=0.01))
+    with pytest.raises(ModelCallError) as raised:
+        await client.complete(outline_request())
+
+    assert len(fake.requests) == 3
+    assert "the server's reply is not JSON" in str(raised.value)
