@@ -63,6 +63,8 @@ class AnthropicSettings:
 class AnthropicClient:
     """Messages API calls with shared limits, retries, prompt caching, and priced usage."""
 
+    provider = "anthropic"  # what the run's metrics call it
+
     def __init__(
         self,
         *,

@@ -13,21 +13,17 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from anthropic.types import Message as APIMessage
 from pydantic import BaseModel
 
-from agents.clients.base import LLMRequest, LLMResponse, Usage
+from agents.clients.base import LLMRequest, LLMResponse, Usage, tool_name
+
+__all__ = ["message_params", "response_of", "tool_for", "tool_name", "usage_of"]
 
 CACHE_CONTROL = {"type": "ephemeral"}
 API_DEFAULT_TEMPERATURE = 1.0
-
-
-def tool_name(model: type[BaseModel]) -> str:
-    """``ChapterOutput`` -> ``chapter_output``."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
 
 
 def tool_for(model: type[BaseModel]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, TypeVar
 
@@ -118,6 +119,12 @@ def validation_problems(exc: ValidationError) -> list[str]:
         path = ".".join(str(part) for part in error["loc"]) or "(top level)"
         lines.append(f"{path}: {error['msg']}")
     return lines
+
+
+def tool_name(model: type[BaseModel]) -> str:
+    """The name a structured output's tool or function is called by:
+    ``ChapterOutput`` -> ``chapter_output``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
 
 
 def dump_brief(brief: BaseModel | None) -> str:

@@ -39,6 +39,8 @@ class CallRecord:
     # When it started on the wall clock (``utc_iso``): every process of a run on one clock,
     # where ``started_s`` counts from its own process's start. None in older journals.
     started_at: str | None = None
+    # Who served it: ``anthropic``, ``offline``, ``openai:<host>``. None in older journals.
+    provider: str | None = None
 
 
 @dataclass
@@ -98,6 +100,7 @@ class MeteredClient:
             error=error,
             session=self.session,
             started_at=utc_iso(datetime.fromtimestamp(time.time() - (now - started), UTC)),
+            provider=provider_of(self.inner, request.agent),
         )
         self.calls.append(record)
         if self.journal is not None:
@@ -167,6 +170,15 @@ class MeteredClient:
                 key = (call.chapter, call.attempt)
                 costs[key] = costs.get(key, 0.0) + call.usage.cost_usd
         return list(costs.values())
+
+
+def provider_of(client: LLMClient, agent: str) -> str | None:
+    """What ``client`` (or, routed, the client of ``agent``) calls its provider."""
+    route = getattr(client, "client_for", None)
+    if callable(route):
+        client = route(agent)
+    label = getattr(client, "provider", None)
+    return label if isinstance(label, str) else None
 
 
 def _chapter_of(request: LLMRequest) -> tuple[int | None, int | None]:

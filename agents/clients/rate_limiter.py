@@ -143,7 +143,7 @@ class RateLimiter:
             log.info("rate_limit_pause", seconds=round(seconds, 3))
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Adapt the buckets to the ``anthropic-ratelimit-*`` headers of a response."""
+        """Adapt the buckets to the rate-limit headers of a response (``rate_headers``)."""
         now = self.clock()
         for state in limit_states(headers, now):
             bucket = self._buckets[state.kind]

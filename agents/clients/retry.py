@@ -1,7 +1,8 @@
 """Which failed model calls are tried again, how long to wait, and when to give up.
 
-The one retry policy of the Anthropic client (the SDK's own retries are off,
-``max_retries=0``, so two policies never multiply). Retried:
+The Anthropic client's readers of the one retry policy (``retry_policy``; the
+SDK's own retries are off, ``max_retries=0``, so two policies never multiply).
+Retried:
 
 - 429 rate limited, 529 overloaded, 500-504 server errors, whether the status
   came on the response or as an ``error`` event in the middle of a stream
@@ -20,14 +21,25 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import anthropic
 import httpx2
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+from tenacity import AsyncRetrying, RetryCallState
 
 from agents.clients.rate_headers import retry_after
+from agents.clients.retry_policy import StopPolicy, WaitPolicy
+from agents.clients.retry_policy import retrying as policy_retrying
 from agents.clients.settings import RetrySettings
+
+__all__ = [
+    "StopPolicy",
+    "WaitPolicy",
+    "api_message",
+    "retry_reason",
+    "retrying",
+    "server_wait",
+    "status_of",
+]
 
 RETRY_STATUSES = frozenset({429, 500, 501, 502, 503, 504, 529})
 # An ``error`` event inside a stream arrives after a 200: its type says what it is.
@@ -71,46 +83,10 @@ def server_wait(exc: BaseException | None) -> float | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class WaitPolicy:
-    """The server's retry-after if it gave one, else exponential backoff with equal jitter."""
-
-    settings: RetrySettings
-    rng: random.Random
-
-    def __call__(self, state: RetryCallState) -> float:
-        asked = server_wait(state.outcome.exception() if state.outcome else None)
-        if asked is not None:
-            return asked
-        exponent = max(0, state.attempt_number - 1)
-        base = min(self.settings.max_wait_s, self.settings.initial_wait_s * 2.0**exponent)
-        # Half fixed, half random: callers that failed together spread out, none retries at once.
-        return base / 2 + self.rng.uniform(0, base / 2)
-
-
-@dataclass(frozen=True, slots=True)
-class StopPolicy:
-    """Give up after ``max_attempts``, or before a wait that would pass ``max_total_wait_s``."""
-
-    settings: RetrySettings
-
-    def __call__(self, state: RetryCallState) -> bool:
-        if state.attempt_number >= self.settings.max_attempts:
-            return True
-        return state.idle_for + state.upcoming_sleep > self.settings.max_total_wait_s
-
-
 def retrying(
     settings: RetrySettings,
     before_sleep: Callable[[RetryCallState], None],
     rng: random.Random | None = None,
 ) -> AsyncRetrying:
-    """A tenacity loop over one call: retried as above, ``before_sleep`` told of every retry,
-    and the last error re-raised when it gives up."""
-    return AsyncRetrying(
-        retry=retry_if_exception(lambda exc: retry_reason(exc) is not None),
-        wait=WaitPolicy(settings, rng or random.Random()),
-        stop=StopPolicy(settings),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
+    """The policy (``retry_policy.retrying``) over the Anthropic SDK's errors."""
+    return policy_retrying(settings, before_sleep, rng, reason=retry_reason, asked_wait=server_wait)

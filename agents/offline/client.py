@@ -44,6 +44,8 @@ OFFLINE_MODEL = "offline"
 class OfflineClient:
     """A local, seeded stand-in for a model API (implements ``LLMClient``)."""
 
+    provider = "offline"  # what the run's metrics call it
+
     def __init__(
         self,
         *,

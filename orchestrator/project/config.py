@@ -35,6 +35,7 @@ from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
 AgentName = Literal["planner", "writer", "editor"]
+AGENT_NAMES: tuple[AgentName, ...] = ("planner", "writer", "editor")
 
 
 class _Section(BaseModel):
@@ -128,8 +129,44 @@ class AgentModels(_Section):
     editor: str | None = None
 
 
+ProviderName = Literal["offline", "anthropic", "openai"]
+KEY_VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _http_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:8080")
+    return url
+
+
+class AgentRoute(_Section):
+    """One agent's own provider and model (``llm.agents.<agent>``). Unset fields are the
+    ``llm`` section's when the provider is the same; another provider needs its own model
+    (and base_url, key variable) and gets its own client and rate limiter."""
+
+    provider: ProviderName | None = Field(default=None, description="default: llm.provider")
+    model: str | None = Field(default=None, description="required with another provider")
+    base_url: str | None = Field(default=None, description="as llm.base_url")
+    api_key_env: str | None = Field(
+        default=None, pattern=KEY_VARIABLE_PATTERN, description="as llm.api_key_env"
+    )
+    structured: Literal["tools", "json"] | None = Field(
+        default=None, description="as llm.structured"
+    )
+
+    _url = field_validator("base_url")(_http_url)
+
+
+class AgentRoutes(_Section):
+    """Per-agent routing to another provider, model or server; unset agents use ``llm``."""
+
+    planner: AgentRoute | None = None
+    writer: AgentRoute | None = None
+    editor: AgentRoute | None = None
+
+
 class RateLimitSection(_Section):
-    """anthropic: client-side limits shared by every call (unset: the API's headers decide)."""
+    """anthropic, openai: client-side limits shared by every call (unset: the headers decide)."""
 
     requests_per_minute: int | None = Field(default=None, ge=1)
     input_tokens_per_minute: int | None = Field(default=None, ge=1)
@@ -139,8 +176,12 @@ class RateLimitSection(_Section):
 class LLMSection(_Section):
     """Which model writes, and how."""
 
-    provider: Literal["offline", "anthropic"] = "offline"
-    model: str | None = Field(default=None, description="required for anthropic")
+    provider: ProviderName = Field(
+        default="offline",
+        description="openai: any OpenAI-compatible server (DeepSeek, Qwen, GLM, Kimi, "
+        "OpenRouter, Ollama, vLLM, llama.cpp, LM Studio), at base_url",
+    )
+    model: str | None = Field(default=None, description="required for anthropic and openai")
     models: AgentModels = Field(default_factory=AgentModels)
     temperature: float = Field(default=0.8, ge=0, le=1)
     max_tokens: int = Field(default=8192, ge=1, le=200_000)
@@ -150,12 +191,35 @@ class LLMSection(_Section):
         default=0, ge=0, le=1, description="offline: probability a chapter deviates from its plan"
     )
     seed: int = Field(default=0, description="offline: the seed of its choices")
-    base_url: str | None = Field(default=None, description="anthropic: another API endpoint")
+    base_url: str | None = Field(
+        default=None,
+        description="anthropic: another API endpoint; openai: the server's base URL, used "
+        "exactly as given (e.g. https://api.deepseek.com, http://localhost:11434/v1)",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        pattern=KEY_VARIABLE_PATTERN,
+        description="openai: the environment variable holding the API key (default "
+        "OPENAI_API_KEY; a local server needs none). Keys are never read from a file",
+    )
+    structured: Literal["tools", "json"] = Field(
+        default="tools",
+        description="openai: structured replies by a forced function call (tools), or by "
+        "JSON mode with the schema in the prompt (json), for servers without tool calling",
+    )
     timeout_s: float = Field(
-        default=600, gt=0, le=3600, description="anthropic: read timeout (streamed: between events)"
+        default=600,
+        gt=0,
+        le=3600,
+        description="anthropic, openai: read timeout (streamed: between events)",
     )
     stream_from_tokens: int = Field(
         default=4096, ge=1, description="anthropic: stream calls whose max_tokens is at least this"
+    )
+    stream: bool = Field(
+        default=False,
+        description="openai: stream calls whose max_tokens is at least stream_from_tokens (a "
+        "slow server's long chapters then time out only between chunks)",
     )
     retry: RetrySettings = Field(default_factory=RetrySettings)
     rate_limits: RateLimitSection = Field(default_factory=RateLimitSection)
@@ -166,13 +230,9 @@ class LLMSection(_Section):
     budget_usd: float | None = Field(
         default=None, gt=0, description="start no chapter once the estimated cost would pass this"
     )
+    agents: AgentRoutes = Field(default_factory=AgentRoutes)
 
-    @field_validator("base_url")
-    @classmethod
-    def _http(cls, url: str | None) -> str | None:
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:8080")
-        return url
+    _url = field_validator("base_url")(_http_url)
 
     @model_validator(mode="after")
     def _model_for_anthropic(self) -> Self:
@@ -180,14 +240,59 @@ class LLMSection(_Section):
             raise CrossFieldErrors(
                 [(("model",), "required when provider is anthropic, e.g. model: claude-sonnet-4-5")]
             )
+        if self.provider == "openai" and not self.model:
+            raise CrossFieldErrors(
+                [(("model",), "required when provider is openai, e.g. model: deepseek-chat")]
+            )
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for agent in AGENT_NAMES:
+            route: AgentRoute | None = getattr(self.agents, agent)
+            if route is None or route.model or route.provider in (None, self.provider):
+                continue
+            if route.provider != "offline":
+                problems.append(
+                    (
+                        ("agents", agent, "model"),
+                        f"required when the agent's provider ({route.provider}) is not "
+                        f"llm.provider ({self.provider})",
+                    )
+                )
+        if problems:
+            raise CrossFieldErrors(problems)
         return self
+
+    def routed(self) -> bool:
+        """Whether any agent has a route of its own (``llm.agents``)."""
+        return any(getattr(self.agents, agent) is not None for agent in AGENT_NAMES)
+
+    def for_agent(self, agent: AgentName) -> LLMSection:
+        """This section as ``agent`` sees it: its route's fields over the section's (a route
+        to another provider takes none of the section's model, base_url or key variable)."""
+        route: AgentRoute | None = getattr(self.agents, agent)
+        if route is None:
+            return self
+        provider = route.provider or self.provider
+        same = provider == self.provider
+        inherited: str | None = (getattr(self.models, agent) or self.model) if same else None
+        return self.model_copy(
+            update={
+                "provider": provider,
+                "model": route.model or inherited,
+                "base_url": route.base_url or (self.base_url if same else None),
+                "api_key_env": route.api_key_env or (self.api_key_env if same else None),
+                "structured": route.structured or self.structured,
+                "models": AgentModels(),
+                "agents": AgentRoutes(),
+            }
+        )
 
     def model_for(self, agent: AgentName) -> str:
         """The model ``agent`` calls (always ``offline`` for the offline provider)."""
-        if self.provider == "offline":
+        section = self.for_agent(agent)
+        if section.provider == "offline":
             return "offline"
-        override: str | None = getattr(self.models, agent)
-        return override or self.model or ""
+        override: str | None = getattr(section.models, agent)
+        return override or section.model or ""
 
 
 # -- orchestrator ----------------------------------------------------------------

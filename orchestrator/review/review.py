@@ -68,6 +68,7 @@ def build_review(folder: RunFolder) -> dict[str, Any]:
             "cost_usd": _cost([c["usage"] for c in calls]),
             "critical_path_calls": metrics["llm"].get("critical_path_calls"),
             "by_agent": by_agent(calls),
+            "by_provider": by_provider(calls),
         },
         "chapters": per_chapter(summary.get("chapter_outcomes", []), calls),
         "timeline": timeline(calls),
@@ -180,6 +181,25 @@ def by_agent(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def by_provider(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Calls, failures, tokens and cost per provider and model (``provider`` None: a run
+    from before it was recorded)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for call in calls:
+        groups[(call.get("provider") or "", call["model"])].append(call)
+    return [
+        {
+            "provider": provider or None,
+            "model": model,
+            "calls": len(mine),
+            "failed_calls": sum(1 for c in mine if c.get("error")),
+            **{f: sum(c["usage"].get(f, 0) for c in mine) for f in USAGE_FIELDS},
+            "cost_usd": _cost([c["usage"] for c in mine]),
+        }
+        for (provider, model), mine in sorted(groups.items())
+    ]
 
 
 def _log_events(folder: RunFolder) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from agents.clients.retry import (
     WaitPolicy,
     api_message,
     retry_reason,
+    server_wait,
 )
 from agents.clients.settings import RetrySettings
 
@@ -77,7 +78,7 @@ def state_after(exc: BaseException, attempt: int, idle: float = 0.0) -> RetryCal
 
 
 def test_retry_after_is_honoured_over_backoff() -> None:
-    wait = WaitPolicy(RetrySettings(initial_wait_s=10), random.Random(1))
+    wait = WaitPolicy(RetrySettings(initial_wait_s=10), random.Random(1), server_wait)
     error = status_error(429, "rate_limit_error", {"retry-after": "2.5"})
     assert wait(state_after(error, attempt=1)) == 2.5
     millis = status_error(529, "overloaded_error", {"retry-after-ms": "750"})
@@ -86,7 +87,7 @@ def test_retry_after_is_honoured_over_backoff() -> None:
 
 def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
     settings = RetrySettings(initial_wait_s=1, max_wait_s=8)
-    wait = WaitPolicy(settings, random.Random(7))
+    wait = WaitPolicy(settings, random.Random(7), server_wait)
     error = status_error(529, "overloaded_error")
     for attempt, base in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 8), (9, 8)]:
         waits = [wait(state_after(error, attempt)) for _ in range(50)]

@@ -31,6 +31,12 @@ FaultKind = Literal[
     "invalid",  # a good HTTP reply whose tool input does not validate
     "trickle",  # a good streamed reply with ``delay_s`` between events
     "exhausted",  # a good reply whose rate-limit headers say none left for ``delay_s``
+    # The fake Chat Completions server's own (tests/fake_openai):
+    "auth",  # 401 whose message echoes the key sent
+    "malformed",  # a reply that is no JSON at all (cut off)
+    "fenced",  # the JSON reply in a fenced block with a trailing comma
+    "garbage",  # a 200 whose HTTP body is cut-off JSON
+    # (drop_stream, above, cuts an OpenAI-compatible stream too)
 ]
 
 
