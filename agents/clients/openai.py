@@ -49,7 +49,7 @@ from agents.clients.rate_headers import retry_after
 from agents.clients.rate_limiter import RateLimiter
 from agents.clients.retry_policy import retrying
 from agents.clients.settings import RetrySettings
-from agents.errors import ModelCallError
+from agents.errors import AgentError, ModelCallError
 from agents.schemas import WritingBrief
 from agents.tokens import estimate_tokens
 
@@ -58,7 +58,7 @@ log = structlog.get_logger("agents.openai")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
 
 
-class GarbledReply(Exception):
+class GarbledReply(AgentError):
     """A 200 whose body is no JSON (cut off by a proxy, or a server's bug): tried again."""
 
 
