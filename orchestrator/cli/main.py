@@ -9,6 +9,7 @@ from orchestrator.cli import logs
 from orchestrator.cli.bench import bench
 from orchestrator.cli.doctor import doctor
 from orchestrator.cli.metrics import metrics_group
+from orchestrator.cli.models import models_group
 from orchestrator.cli.project import config_group
 from orchestrator.cli.publish import history, publish, rollback_cmd
 from orchestrator.cli.run import resume, run, status, verify_run
@@ -42,6 +43,7 @@ for command in (
     state_group,
     config_group,
     metrics_group,
+    models_group,
     bench,
     doctor,
     publish,

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 AGENTS = {"outline": "planner", "chapter_output": "writer", "continuity_report": "editor"}
+# orchestrator models check asks each agent's model for this tiny object.
 # The schema titles JSON mode puts in the system message -> the output's name.
 TITLES = {
     "Outline": "outline",
     "ChapterOutput": "chapter_output",
     "ContinuityReport": "continuity_report",
+    "ConnectionCheck": "connection_check",
 }
 CHAPTER_EN = re.compile(r'Write chapter (\d+) of (\d+): "(.*)"\.')
 CHAPTER_ZH = re.compile(r"请写第 ?(\d+) ?章（共 ?(\d+) ?章）：《(.*)》。")
@@ -167,6 +169,8 @@ def reply_object(body: dict[str, Any]) -> dict[str, Any] | None:
         return chapter(body)
     if name == "continuity_report":
         return {"findings": []}
+    if name == "connection_check":
+        return {"ok": True}
     return None
 
 

@@ -124,6 +124,9 @@ class FakeOpenAI:
             ]
 
 
+UNKNOWN_MODEL_PREFIX = "no-such-"  # a model the fake does not serve
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeOpenAI
@@ -150,6 +153,10 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.fake.script.take(entry.agent, entry.chapter)
         entry.fault = fault.kind if fault else None
         self.fake.record(entry)
+        if str(request.get("model", "")).startswith(UNKNOWN_MODEL_PREFIX):
+            # As OpenAI, DeepSeek and most compatible servers answer a model they do not serve.
+            self._error(404, "model_not_found", f"The model `{request['model']}` does not exist")
+            return
         try:
             self._answer(request, entry, fault)
         except (BrokenPipeError, ConnectionResetError):
