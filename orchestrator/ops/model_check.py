@@ -72,7 +72,8 @@ async def check_models(config: ProjectConfig, client: LLMClient) -> list[AgentCh
         where = _where(section.provider, section.base_url)
         structured = "-" if section.provider == "offline" else section.structured
         if section.provider == "offline":
-            checks.append(AgentCheck(agent, where, model, structured, True, "the offline model needs no check"))
+            needless = "the offline model needs no check"
+            checks.append(AgentCheck(agent, where, model, structured, True, needless))
             continue
         key = (id(own), model)
         if key not in done:

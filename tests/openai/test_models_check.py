@@ -3,13 +3,12 @@ SDK: what works is said before anything is spent, one line an agent."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.e2e.conftest import cli_env, orchestrator, write_project
 from tests.fake_anthropic.faults import Fault
 from tests.fake_openai import Rule
-from tests.openai.conftest import API_KEY, MODEL, SECRET, RUN_SETS, StartFake, openai_env
+from tests.openai.conftest import API_KEY, MODEL, RUN_SETS, SECRET, StartFake, openai_env
 
 
 def _check(base: Path, url: str, *sets: str, env: dict[str, str] | None = None) -> list[str]:
