@@ -5,12 +5,15 @@ OpenRouter, Ollama, vLLM, llama.cpp, LM Studio...).
 - The system blocks go as one ``system`` message (some local chat templates refuse
   two), the stable story bible last, so providers that cache a prompt's prefix
   on their own (DeepSeek, Qwen, Kimi, OpenAI) find the same prefix for every writer.
-- A structured output is asked for in one of two ways (``llm.structured``):
-  ``tools`` (the default): the one function the model must call
-  (``tool_choice``), whose parameters are the pydantic model's JSON Schema, and
-  its arguments are the reply; ``json``: ``response_format: json_object`` with
-  the schema in the prompt, for servers and models without tool calling (the
-  reply is parsed leniently: a fenced block, prose around it, trailing commas).
+- A structured output is asked for in one of four ways (``llm.structured``):
+  ``tools``: the one function the model must call (``tool_choice``), whose
+  parameters are the pydantic model's JSON Schema, and its arguments are the
+  reply; ``json_schema``: ``response_format`` with that schema (servers that
+  constrain decoding to it: LM Studio, llama.cpp, vLLM); ``json``:
+  ``response_format: json_object`` (JSON mode); ``text``: nothing but the
+  prompt, for servers with neither. In the last three the schema is also in
+  the prompt, and the reply is parsed leniently (a fenced block, prose around
+  it, trailing commas).
   Whether the result validates is the agent's to judge (``Agent.ask`` sends an
   invalid reply back once with the errors).
 - A reasoning model's ``reasoning_content`` is never taken as the reply; its
@@ -28,7 +31,7 @@ from pydantic import BaseModel
 
 from agents.clients.base import LLMRequest, LLMResponse, Usage, tool_name
 
-StructuredMode = Literal["tools", "json"]
+StructuredMode = Literal["tools", "json_schema", "json", "text"]
 
 JSON_INSTRUCTIONS = (
     "Reply with one JSON object and nothing else: no prose, no code fence. "
@@ -54,7 +57,7 @@ def function_for(model: type[BaseModel]) -> dict[str, Any]:
 def chat_params(request: LLMRequest, structured: StructuredMode = "tools") -> dict[str, Any]:
     """The keyword arguments of ``chat.completions.create`` for ``request``."""
     system = "\n\n".join(block.text for block in request.system if block.text)
-    if request.output_model is not None and structured == "json":
+    if request.output_model is not None and structured != "tools":
         schema = json.dumps(request.output_model.model_json_schema(), ensure_ascii=False)
         system = "\n\n".join(filter(None, [system, JSON_INSTRUCTIONS.format(schema=schema)]))
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
@@ -68,7 +71,15 @@ def chat_params(request: LLMRequest, structured: StructuredMode = "tools") -> di
     if request.output_model is not None:
         if structured == "json":
             params["response_format"] = {"type": "json_object"}
-        else:
+        elif structured == "json_schema":
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": tool_name(request.output_model),
+                    "schema": request.output_model.model_json_schema(),
+                },
+            }
+        elif structured == "tools":
             params["tools"] = [function_for(request.output_model)]
             params["tool_choice"] = {
                 "type": "function",

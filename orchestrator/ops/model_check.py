@@ -8,6 +8,7 @@ and a model share the check. The offline model needs none.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,16 @@ from pydantic import BaseModel, ConfigDict
 from agents.clients.base import LLMClient, LLMRequest, Message, SystemBlock
 from agents.clients.routed import RoutedClient
 from agents.errors import AgentError, OutputValidationError
+from orchestrator.project.clients import structured_mode
 from orchestrator.project.config import AGENT_NAMES, ProjectConfig
 
 PING = "Answer with ok set to true."
+# What to try when a server answers but its structured reply does not validate.
+NEXT_MODE = {
+    "tools": "try llm.structured: json_schema or json",
+    "json_schema": "try llm.structured: json",
+    "json": "try llm.structured: text",
+}
 
 
 class ConnectionCheck(BaseModel):
@@ -70,7 +78,13 @@ async def check_models(config: ProjectConfig, client: LLMClient) -> list[AgentCh
         model = config.llm.model_for(agent)
         own = client.client_for(agent) if isinstance(client, RoutedClient) else client
         where = _where(section.provider, section.base_url)
-        structured = "-" if section.provider == "offline" else section.structured
+        structured = (
+            "-"
+            if section.provider == "offline"
+            else structured_mode(section, os.environ)
+            if section.provider == "openai"
+            else "tools"
+        )
         if section.provider == "offline":
             needless = "the offline model needs no check"
             checks.append(AgentCheck(agent, where, model, structured, True, needless))
@@ -104,7 +118,7 @@ async def _check(
         reply = await client.complete(request)
         reply.output(ConnectionCheck, agent)
     except OutputValidationError as exc:
-        hint = "try llm.structured: json" if structured == "tools" else "try another model"
+        hint = NEXT_MODE.get(structured, "try another model")
         detail = f"answers, but its structured reply does not validate ({exc}); {hint}"
         return AgentCheck(agent, where, model, structured, False, detail)
     except AgentError as exc:

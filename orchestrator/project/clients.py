@@ -12,7 +12,7 @@ from agents.clients.pricing import ModelPrice, PriceTable, load_prices
 from agents.clients.routed import RoutedClient
 from agents.errors import PriceTableError
 from agents.offline.client import OfflineClient
-from orchestrator.project.config import AgentName, LLMSection, ProjectConfig
+from orchestrator.project.config import AgentName, LLMSection, ProjectConfig, StructuredName
 from orchestrator.project.problems import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
@@ -155,6 +155,35 @@ def openai_base_url(llm: LLMSection, environ: Mapping[str, str]) -> str | None:
     return llm.base_url or environ.get("OPENAI_BASE_URL") or None
 
 
+# How each known server takes structured replies best, when llm.structured is unset.
+# Zhipu documents only tool_choice "auto" (no forced call); Ollama's OpenAI endpoint
+# keeps JSON mode; LM Studio, llama.cpp's server and vLLM constrain decoding to a
+# JSON Schema (vLLM's tool calls need a server flag). Everything else: a forced call.
+HOST_STRUCTURED: dict[str, StructuredName] = {"open.bigmodel.cn": "json"}
+LOCAL_PORT_STRUCTURED: dict[int, StructuredName] = {
+    11434: "json",  # Ollama
+    1234: "json_schema",  # LM Studio
+    8080: "json_schema",  # llama.cpp server
+    8000: "json_schema",  # vLLM
+}
+
+
+def structured_mode(llm: LLMSection, environ: Mapping[str, str]) -> StructuredName:
+    """``llm.structured``, else the known default of the server ``base_url`` names."""
+    if llm.structured is not None:
+        return llm.structured
+    base_url = openai_base_url(llm, environ)
+    if not base_url:
+        return "tools"
+    parts = urlsplit(base_url)
+    if is_local(base_url):
+        try:
+            return LOCAL_PORT_STRUCTURED.get(parts.port or 80, "tools")
+        except ValueError:
+            return "tools"
+    return HOST_STRUCTURED.get(parts.hostname or "", "tools")
+
+
 def openai_settings(llm: LLMSection, environ: Mapping[str, str]) -> OpenAISettings:
     """The OpenAI client settings of the ``llm`` section."""
     from agents.clients.openai import OpenAISettings
@@ -163,7 +192,7 @@ def openai_settings(llm: LLMSection, environ: Mapping[str, str]) -> OpenAISettin
         base_url=openai_base_url(llm, environ),
         timeout_s=llm.timeout_s,
         concurrency=llm.concurrency,
-        structured=llm.structured,
+        structured=structured_mode(llm, environ),
         stream=llm.stream,
         stream_from_tokens=llm.stream_from_tokens,
         retry=llm.retry,

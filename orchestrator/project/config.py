@@ -35,6 +35,7 @@ from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
 AgentName = Literal["planner", "writer", "editor"]
+StructuredName = Literal["tools", "json_schema", "json", "text"]
 AGENT_NAMES: tuple[AgentName, ...] = ("planner", "writer", "editor")
 
 
@@ -150,9 +151,7 @@ class AgentRoute(_Section):
     api_key_env: str | None = Field(
         default=None, pattern=KEY_VARIABLE_PATTERN, description="as llm.api_key_env"
     )
-    structured: Literal["tools", "json"] | None = Field(
-        default=None, description="as llm.structured"
-    )
+    structured: StructuredName | None = Field(default=None, description="as llm.structured")
 
     _url = field_validator("base_url")(_http_url)
 
@@ -202,10 +201,12 @@ class LLMSection(_Section):
         description="openai: the environment variable holding the API key (default "
         "OPENAI_API_KEY; a local server needs none). Keys are never read from a file",
     )
-    structured: Literal["tools", "json"] = Field(
-        default="tools",
-        description="openai: structured replies by a forced function call (tools), or by "
-        "JSON mode with the schema in the prompt (json), for servers without tool calling",
+    structured: StructuredName | None = Field(
+        default=None,
+        description="openai: how structured replies are asked for: a forced function call "
+        "(tools), response_format with the JSON Schema (json_schema), JSON mode (json), or "
+        "the prompt alone (text). Default by host: tools; json for Zhipu (GLM) and Ollama; "
+        "json_schema for LM Studio, llama.cpp and vLLM on their usual local ports",
     )
     timeout_s: float = Field(
         default=600,

@@ -62,18 +62,24 @@ def output_of(body: dict[str, Any]) -> str | None:
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and choice.get("type") == "function":
         return str(choice["function"]["name"])
-    if (body.get("response_format") or {}).get("type") == "json_object":
-        for title, name in TITLES.items():
-            if f'"title": "{title}"' in system_text(body):
-                return name
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        return str(response_format["json_schema"]["name"])
+    # JSON mode, or a plain prompt holding the schema (text mode): the schema's title.
+    for title, name in TITLES.items():
+        if f'"title": "{title}"' in system_text(body):
+            return name
     return None
 
 
 def mode_of(body: dict[str, Any]) -> str:
-    """``tools``, ``json`` or ``text``: how the request asks for its reply."""
+    """``tools``, ``json_schema``, ``json`` or ``text``: how the request asks for its reply."""
     if body.get("tool_choice"):
         return "tools"
-    if body.get("response_format"):
+    kind = (body.get("response_format") or {}).get("type")
+    if kind == "json_schema":
+        return "json_schema"
+    if kind:
         return "json"
     return "text"
 
