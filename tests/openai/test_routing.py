@@ -18,6 +18,8 @@ from tests.e2e.conftest import cli_env, write_project
 from tests.openai.conftest import API_KEY, SECRET, StartFake, files_holding, run_on_fake
 
 QWEN_SECRET = "QwEn-77aa"
+ANTHROPIC_SECRET = "AnThRoPiC-31c"
+ANTHROPIC_KEY = f"sk-ant-{ANTHROPIC_SECRET}"
 QWEN_KEY = f"sk-qwen-{QWEN_SECRET}"
 ROUTED = (
     "llm.provider=openai",
@@ -142,3 +144,46 @@ def test_a_routed_novel_sums_costs_per_provider_and_model(
     )  # each row rounded to a millionth of a dollar
     assert files_holding(run.folder, SECRET) == []
     assert files_holding(run.folder, QWEN_SECRET) == []
+
+
+def test_a_mixed_novel_planner_on_claude_writers_on_deepseek(
+    start_fake: StartFake, tmp_path: Path
+) -> None:
+    from tests.fake_anthropic import FakeAnthropic
+
+    claude = FakeAnthropic().start()
+    deepseek = start_fake(prefix="")
+    env = cli_env(OPENAI_API_KEY=API_KEY, ANTHROPIC_API_KEY=ANTHROPIC_KEY)
+    try:
+        run = run_on_fake(
+            tmp_path,
+            deepseek,
+            "project.chapters=3",
+            "llm.agents.planner.provider=anthropic",
+            "llm.agents.planner.model=claude-sonnet-4-5",
+            f"llm.agents.planner.base_url={claude.url}",
+            env=env,
+        )
+    finally:
+        claude.stop()
+
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert [(r.agent, r.body["model"]) for r in claude.requests] == [
+        ("planner", "claude-sonnet-4-5")
+    ]
+    assert {r.api_key for r in claude.requests} == {ANTHROPIC_KEY}
+    assert {r.agent for r in deepseek.requests} == {"writer", "editor"}
+    review = run.read_json("review.json")
+    rows = {(r["provider"], r["model"]): r for r in review["llm"]["by_provider"]}
+    deepseek_host = deepseek.url.removeprefix("http://")
+    assert set(rows) == {
+        ("anthropic", "claude-sonnet-4-5"),
+        (f"openai:{deepseek_host}", "deepseek-chat"),
+    }
+    assert rows[("anthropic", "claude-sonnet-4-5")]["cost_usd"] > 0
+    assert rows[(f"openai:{deepseek_host}", "deepseek-chat")]["cost_usd"] > 0
+    assert sum(r["cost_usd"] for r in rows.values()) == pytest.approx(
+        run.summary["usage"]["cost_usd"], abs=1e-5
+    )
+    assert files_holding(run.folder, SECRET) == []
+    assert files_holding(run.folder, ANTHROPIC_SECRET) == []
