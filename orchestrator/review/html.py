@@ -222,7 +222,7 @@ def _writing(review: dict[str, Any], t: _Texts) -> list[str]:
 def _cost(review: dict[str, Any], t: _Texts) -> list[str]:
     rows = review["llm"].get("by_agent", [])
     table_rows = [
-        [t.agent(r["agent"]), r["model"], r["calls"], r["failed_calls"], f"{r['input_tokens']:,}",
+        [t.agent(r["agent"]), _served(r), r["calls"], r["failed_calls"], f"{r['input_tokens']:,}",
          f"{r['output_tokens']:,}", f"{r['cache_read_tokens']:,}", t.seconds(r["latency_s"]),
          "" if r["cost_usd"] is None else f"{r['cost_usd']:,.4f}"]
         for r in rows
@@ -239,6 +239,14 @@ def _cost(review: dict[str, Any], t: _Texts) -> list[str]:
                t("col_cost")]  # fmt: skip
     classes = [""] * len(rows) + ["total"]
     return [f"<h2>{escape(t('cost'))}</h2>", _table(headers, table_rows, 2, classes)]
+
+
+def _served(row: dict[str, Any]) -> str:
+    """The model, and where it is served when that is not its own name (``offline``)."""
+    provider = row.get("provider")
+    return (
+        row["model"] if not provider or provider == row["model"] else f"{row['model']} ({provider})"
+    )
 
 
 def _problems(review: dict[str, Any], t: _Texts) -> list[str]:

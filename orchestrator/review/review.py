@@ -160,18 +160,19 @@ def _cost(usages: list[dict[str, Any]]) -> float | None:
 
 
 def by_agent(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Calls, failures, tokens, model time and cost per agent and model."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    """Calls, failures, tokens, model time and cost per agent, provider and model."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for call in calls:
-        groups[(call["agent"], call["model"])].append(call)
+        groups[(call["agent"], call.get("provider") or "", call["model"])].append(call)
     order = {"planner": 0, "writer": 1, "editor": 2}
     rows = []
-    for (agent, model), mine in sorted(
+    for (agent, provider, model), mine in sorted(
         groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0])
     ):
         rows.append(
             {
                 "agent": agent,
+                "provider": provider or None,
                 "model": model,
                 "calls": len(mine),
                 "failed_calls": sum(1 for c in mine if c.get("error")),

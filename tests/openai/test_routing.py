@@ -159,6 +159,7 @@ def test_a_mixed_novel_planner_on_claude_writers_on_deepseek(
             tmp_path,
             deepseek,
             "project.chapters=3",
+            "orchestrator.html_report=true",
             "llm.agents.planner.provider=anthropic",
             "llm.agents.planner.model=claude-sonnet-4-5",
             f"llm.agents.planner.base_url={claude.url}",
@@ -185,5 +186,8 @@ def test_a_mixed_novel_planner_on_claude_writers_on_deepseek(
     assert sum(r["cost_usd"] for r in rows.values()) == pytest.approx(
         run.summary["usage"]["cost_usd"], abs=1e-5
     )
+    report = (run.folder / "report.html").read_text(encoding="utf-8")
+    assert "claude-sonnet-4-5 (anthropic)" in report
+    assert f"deepseek-chat (openai:{deepseek_host})" in report
     assert files_holding(run.folder, SECRET) == []
     assert files_holding(run.folder, ANTHROPIC_SECRET) == []
