@@ -325,6 +325,8 @@ class Comparison:
             "ratio": round(store_tx / ref_tx, 3) if ref_tx else 0.0,
             "reference_p99_ms": med(0, lambda r: r.lock_wait.get("p99_ms", 0.0)),
             "store_p99_ms": med(1, lambda r: r.lock_wait.get("p99_ms", 0.0)),
+            "reference_max_ms": med(0, lambda r: r.lock_wait.get("max_ms", 0.0)),
+            "store_max_ms": med(1, lambda r: r.lock_wait.get("max_ms", 0.0)),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -366,6 +368,7 @@ def format_comparison(comparison: Comparison) -> str:
         f"median of {len(comparison.rounds)} rounds    reference    store",
         f"  transactions/s      {m['reference_tx_per_s']:>9,.0f}  {m['store_tx_per_s']:>7,.0f}",
         f"  lock wait p99 ms    {m['reference_p99_ms']:>9}  {m['store_p99_ms']:>7}",
+        f"  lock wait max ms    {m['reference_max_ms']:>9}  {m['store_max_ms']:>7}",
         f"  lost updates        {data['lost_updates']['reference']:>9}  "
         f"{data['lost_updates']['store']:>7}",
         f"  store / reference   {m['ratio']:.2f} x the reference's transactions/s",

@@ -151,6 +151,7 @@ def test_bench_reference_prints_both_and_loses_nothing(
     assert result["lost_updates"] == {"reference": 0, "store": 0}
     assert set(result["median"]) == {
         "reference_tx_per_s", "store_tx_per_s", "ratio", "reference_p99_ms", "store_p99_ms",
+        "reference_max_ms", "store_max_ms",
     }  # fmt: skip
     assert list(tmp_path.iterdir()) == []  # both stores were temporary
 
