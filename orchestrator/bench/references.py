@@ -92,10 +92,13 @@ class SqliteLoop:
         return conn
 
     def seed(self) -> None:
-        with self.connect() as conn:
+        conn = self.connect()
+        try:
             conn.execute("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             rows = [(k, json.dumps(v)) for k, v in seed_state().items()]
             conn.executemany("INSERT INTO kv VALUES (?, ?)", rows)
+        finally:
+            conn.close()
 
     def transact(self, conn: sqlite3.Connection, rng: random.Random) -> tuple[float, float]:
         key = f"characters/{rng.choice(CHARACTER_NAMES)}"
