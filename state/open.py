@@ -8,7 +8,6 @@ from pathlib import Path
 
 from state.backend import Backend
 from state.backends.json_file import JSONFileBackend
-from state.backends.redis import RedisBackend
 from state.backends.sqlite import SQLiteBackend
 from state.errors import StateURLError
 from state.manager import StateManager
@@ -19,6 +18,10 @@ from state.url import StateURL, parse_state_url
 def make_backend(url: StateURL, create: bool = True) -> Backend:
     """The backend a parsed URL names (not yet opened); ``create=False`` refuses a missing store."""
     if url.redis is not None:
+        # Imported here: redis-py takes longer to import than the rest of the store, and
+        # only a redis:// URL needs it.
+        from state.backends.redis import RedisBackend
+
         return RedisBackend(
             url.redis,
             durability=url.durability,
@@ -91,6 +94,8 @@ async def migrate_stores(
 
 async def drop_store(url: str) -> None:
     """Delete a Redis store's namespace from its server (a benchmark's scratch store)."""
+    from state.backends.redis import RedisBackend
+
     backend = make_backend(parse_state_url(url))
     if not isinstance(backend, RedisBackend):
         raise StateURLError(url, "only a Redis store can be dropped; delete the file instead")

@@ -106,13 +106,18 @@ async def seed(manager: StateManager) -> None:
         await tx.put(COUNTER_KEY, 0)
 
 
+def change(doc: dict[str, Any], rng: random.Random) -> None:
+    """What one transaction does to a character (the reference loops do the same)."""
+    doc["traits"]["updates"] += 1
+    doc["emotion"] = rng.choice(EMOTIONS)
+    doc["location"] = rng.choice(PLACES)
+
+
 async def one_update(manager: StateManager, rng: random.Random) -> None:
     name = rng.choice(CHARACTER_NAMES)
     async with manager.transaction() as tx:
         doc = await tx.get(f"characters/{name}")
-        doc["traits"]["updates"] += 1
-        doc["emotion"] = rng.choice(EMOTIONS)
-        doc["location"] = rng.choice(PLACES)
+        change(doc, rng)
         await tx.put(f"characters/{name}", doc)
         await tx.put(COUNTER_KEY, await tx.get(COUNTER_KEY) + 1)
 
@@ -144,7 +149,7 @@ async def run_tasks(config: BenchConfig, url: str) -> BenchResult:
         stats = manager.metrics.ops["transaction"]
         committed = stats.outcomes["commit"]
         lost, size = await count_lost(manager, config.writers * config.ops)
-        return _result(config, committed, elapsed, lost, stats.wait, stats.hold, size)
+        return make_result(config, committed, elapsed, lost, stats.wait, stats.hold, size)
 
 
 def _child(url: str, ops: int, seed_value: int, barrier: Any, out: Any) -> None:
@@ -183,7 +188,7 @@ async def run_processes(config: BenchConfig, url: str) -> BenchResult:
     reports = [await asyncio.to_thread(out.get, True, 600) for _ in procs]
     for proc in procs:
         await asyncio.to_thread(proc.join)
-    wait, hold = _histogram(), _histogram()
+    wait, hold = new_histogram(), new_histogram()
     for report in reports:
         wait.add(HdrHistogram.decode(base64.b64decode(report["wait"])))
         hold.add(HdrHistogram.decode(base64.b64decode(report["hold"])))
@@ -191,14 +196,14 @@ async def run_processes(config: BenchConfig, url: str) -> BenchResult:
     committed = sum(r["committed"] for r in reports)
     async with open_state(url) as manager:
         lost, size = await count_lost(manager, config.writers * config.ops)
-    return _result(config, committed, elapsed, lost, wait, hold, size)
+    return make_result(config, committed, elapsed, lost, wait, hold, size)
 
 
-def _histogram() -> HdrHistogram:
+def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, 3_600 * 1_000_000, 3)
 
 
-def _result(
+def make_result(
     config: BenchConfig,
     committed: int,
     elapsed: float,

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from orchestrator.bench.grow import GrowConfig, format_grow, run_grow
+from orchestrator.bench.references import format_comparison, run_compared
 from orchestrator.bench.runs import SCENARIOS
 from orchestrator.bench.runs import format_results as format_run_results
 from orchestrator.bench.runs import run_bench as run_bench_runs
@@ -129,6 +130,20 @@ def bench() -> None:
     show_default=True,
     help="Redis server for --backend redis; a namespace of its own is used and deleted after.",
 )
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Also run the plainest correct loop for the backend (plain sqlite3, flock and "
+    "rename, redis-py WATCH/MULTI/EXEC) with the same writers and durability, interleaved "
+    "with the store, and print both and their ratio.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="With --reference: rounds of reference then store.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @bench_grow_options
 @user_errors
@@ -140,11 +155,15 @@ def bench_state(
     durability: str,
     folder: Path | None,
     redis_url: str,
+    reference: bool,
+    rounds: int,
     as_json: bool,
     grow: bool,
     steps: int,
 ) -> None:
     """Read-modify-write transactions/s, lock-wait percentiles and lost updates."""
+    if grow and reference:
+        raise click.UsageError("--reference measures one store, not --grow's steps")
     if grow:
         run_grow_command(backend, writers, mode, ops, durability, folder, as_json, steps)
         return
@@ -157,6 +176,12 @@ def bench_state(
         folder=folder,
         redis_url=redis_url,
     )
+    if reference:
+        comparison = asyncio.run(run_compared(config, rounds))
+        click.echo(json.dumps(comparison.to_dict()) if as_json else format_comparison(comparison))
+        if comparison.lost_updates:
+            raise SystemExit(1)
+        return
     result = asyncio.run(run_bench(config))
     if as_json:
         click.echo(json.dumps(result.to_dict()))

@@ -1,7 +1,9 @@
 """How the CLI turns the errors a user can meet into a message and an exit code.
 
 The code is the error class's ``exit_code`` (2: the user's input is at fault;
-1: the run failed); see ``orchestrator.errors``.
+1: the run failed); see ``orchestrator.errors``. The store's and the agents' errors
+are imported when first needed: importing ``state.errors`` imports the whole store
+(its backends, redis, pydantic), which a command such as ``config check`` never uses.
 """
 
 from __future__ import annotations
@@ -10,26 +12,37 @@ import errno
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from agents.errors import AgentError
 from orchestrator.errors import EXIT_FAILED, OrchestratorError
-from state.errors import StateError, StoreUnreachableError
+
+if TYPE_CHECKING:
+    from agents.errors import AgentError
+    from state.errors import StateError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# The root of each package's errors; each class carries its exit code.
-ROOTS = (OrchestratorError, StateError, AgentError)
-# And OSError: a full disk or a folder that cannot be written, with the path in the message.
-REPORTED = (*ROOTS, OSError)
+
+def roots() -> tuple[type[OrchestratorError], type[StateError], type[AgentError]]:
+    """The root of each package's errors; each class carries its exit code."""
+    from agents.errors import AgentError
+    from state.errors import StateError
+
+    return (OrchestratorError, StateError, AgentError)
+
+
+def reported() -> tuple[type[Exception], ...]:
+    """What the CLI reports as one line: the roots, and OSError (a full disk or a folder
+    that cannot be written, with the path in the message)."""
+    return (*roots(), OSError)
 
 
 def exit_code(exc: BaseException) -> int:
     """The code the CLI ends with for ``exc``: its class's, else a run failure."""
-    return exc.exit_code if isinstance(exc, ROOTS) else EXIT_FAILED
+    return exc.exit_code if isinstance(exc, roots()) else EXIT_FAILED
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -47,6 +60,8 @@ def is_disk_full(exc: BaseException) -> bool:
 def resumable_stop(exc: BaseException, run_dir: Path) -> str | None:
     """The message for a run stopped by something outside it that a resume gets past
     (a full disk, a state server gone away); None for any other failure."""
+    from state.errors import StoreUnreachableError
+
     resume = f"orchestrator resume {run_dir}"
     if is_disk_full(exc):
         return (
@@ -71,7 +86,9 @@ def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except REPORTED as exc:
+        except Exception as exc:
+            if not isinstance(exc, reported()):
+                raise
             click.echo(f"error: {exc}", err=True)
             raise SystemExit(exit_code(exc)) from None
 

@@ -158,8 +158,10 @@ def _contexts(
     ctx = command.make_context(name, ["--help"], parent=parent, resilient_parsing=True, **settings)
     yield ctx.command_path.split(), ctx
     if isinstance(command, click.Group):
-        for sub in sorted(command.commands):
-            yield from _contexts(command.commands[sub], sub, ctx)
+        for sub in command.list_commands(ctx):
+            subcommand = command.get_command(ctx, sub)
+            if subcommand is not None:
+                yield from _contexts(subcommand, sub, ctx)
 
 
 def pages() -> dict[str, str]:

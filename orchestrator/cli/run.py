@@ -1,4 +1,9 @@
-"""``run``, ``resume``, ``status`` and ``verify``: writing a book and looking at a run."""
+"""``run``, ``resume``, ``status`` and ``verify``: writing a book and looking at a run.
+
+What only writing needs (the run machinery, the model clients, the live display) is
+imported inside ``run`` and ``resume``, so that ``status`` and ``verify`` start
+without it.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,22 @@ import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from agents.clients.metered import MeteredClient
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder, new_run_id
 from orchestrator.artifacts.manifest import verify
 from orchestrator.cli import logs
-from orchestrator.cli.display import Display, make_display
 from orchestrator.cli.errors import resumable_stop, user_errors
 from orchestrator.cli.runs import RUN, latest_run
 from orchestrator.errors import EXIT_FAILED
-from orchestrator.project.clients import make_client
-from orchestrator.project.load import load_config
-from orchestrator.run.novel import RunRequest, check_start, resume_novel, run_novel
 from orchestrator.run.status import run_status
-from orchestrator.run.summary import RunSummary
-from state import StateError
+
+if TYPE_CHECKING:
+    from agents.clients.metered import MeteredClient
+    from orchestrator.cli.display import Display
+    from orchestrator.run.summary import RunSummary
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
@@ -82,6 +85,11 @@ def run(
         return
     if config_path is None:
         raise click.UsageError("give the project file (CONFIG), or --resume RUN")
+    from agents.clients.metered import MeteredClient
+    from orchestrator.project.clients import make_client
+    from orchestrator.project.load import load_config
+    from orchestrator.run.novel import RunRequest, check_start, run_novel
+
     config = load_config(config_path, overrides)
     client = MeteredClient(make_client(config, str(config_path)))
     run_id = run_dir.name if run_dir else new_run_id(config.project.title)
@@ -114,6 +122,11 @@ def resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
 
 
 def _resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
+    from agents.clients.metered import MeteredClient
+    from orchestrator.project.clients import make_client
+    from orchestrator.project.load import load_config
+    from orchestrator.run.novel import resume_novel
+
     folder = RunFolder.existing(run_dir)
     folder.lock()
     config = load_config(folder.path("config.yaml"))
@@ -129,6 +142,9 @@ def _execute(
     start: Callable[[Display], Coroutine[Any, Any, RunSummary]],
 ) -> None:
     """Run ``start`` with logs in the run folder and a display; exit with the run's code."""
+    from orchestrator.cli.display import make_display
+    from state import StateError
+
     logs.configure(level=logs.LOG_LEVEL.get(), json_file=folder.log_path)
     display = make_display(quiet=quiet, as_json=as_json, tokens=lambda: _tokens(client))
     try:

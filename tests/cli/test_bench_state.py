@@ -1,4 +1,5 @@
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,59 @@ def test_bench_grow_enlarges_the_state_and_measures_every_backend(tmp_path: Path
         assert second["store_bytes"] > first["store_bytes"]
     assert {s["lock_wait"]["count"] for s in steps} == {15}
     assert list(tmp_path.iterdir()) == []  # the stores were temporary
+
+
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "json",
+        "sqlite",
+        pytest.param(
+            "redis",
+            marks=pytest.mark.skipif(not _redis_answers(), reason="no Redis at 127.0.0.1:6379"),
+        ),
+    ],
+)
+@pytest.mark.parametrize("mode", ["tasks", "processes"])
+def test_bench_reference_prints_both_and_loses_nothing(
+    tmp_path: Path, backend: str, mode: str
+) -> None:
+    cmd = [sys.executable, "-m", "orchestrator", "bench", "state", "--reference", "--rounds", "2"]
+    cmd += ["--backend", backend, "--mode", mode, "--writers", "3", "--ops", "20"]
+    cmd += ["--dir", str(tmp_path)]
+    proc = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert len(result["rounds"]) == 2
+    for one in result["rounds"]:
+        for side in ("reference", "store"):
+            assert one[side]["backend"] == backend
+            assert one[side]["committed"] == 60
+            assert one[side]["lost_updates"] == 0
+            assert one[side]["lock_wait"]["count"] == 60
+            assert 6_000 < one[side]["state_bytes"] < 20_000
+            assert one[side]["tx_per_s"] > 0
+        assert one["ratio"] > 0  # a figure, never judged
+    assert result["lost_updates"] == {"reference": 0, "store": 0}
+    assert set(result["median"]) == {
+        "reference_tx_per_s", "store_tx_per_s", "ratio", "reference_p99_ms", "store_p99_ms",
+        "reference_max_ms", "store_max_ms",
+    }  # fmt: skip
+    assert list(tmp_path.iterdir()) == []  # both stores were temporary
+
+    text = subprocess.run(
+        [*cmd, "--rounds", "1"], capture_output=True, text=True, timeout=180
+    ).stdout
+    assert "round 1: reference (plain loop)" in text
+    assert "round 1: store" in text
+    assert "store / reference" in text
+    assert text.count("lost updates   0") == 2
