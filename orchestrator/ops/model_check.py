@@ -8,6 +8,7 @@ and a model share the check. The offline model needs none.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -78,25 +79,19 @@ async def check_models(config: ProjectConfig, client: LLMClient) -> list[AgentCh
         model = config.llm.model_for(agent)
         own = client.client_for(agent) if isinstance(client, RoutedClient) else client
         where = _where(section.provider, section.base_url)
-        structured = (
-            "-"
-            if section.provider == "offline"
-            else structured_mode(section, os.environ)
-            if section.provider == "openai"
-            else "tools"
-        )
         if section.provider == "offline":
             needless = "the offline model needs no check"
-            checks.append(AgentCheck(agent, where, model, structured, True, needless))
+            checks.append(AgentCheck(agent, where, model, "-", True, needless))
             continue
+        # Anthropic's structured replies are always a forced tool call.
+        openai = section.provider == "openai"
+        structured = structured_mode(section, os.environ) if openai else "tools"
         key = (id(own), model)
         if key not in done:
             done[key] = await _check(own, agent, where, model, structured)
-        first = done[key]
+        first = done[key]  # another agent's check of the same client and model counts here
         checks.append(
-            AgentCheck(agent, where, model, structured, first.ok, first.detail, first.seconds)
-            if first.agent != agent
-            else first
+            dataclasses.replace(first, agent=agent, cost_usd=0.0) if first.agent != agent else first
         )
     return checks
 
