@@ -29,7 +29,6 @@ import base64
 import fcntl
 import json
 import math
-import multiprocessing as mp
 import os
 import random
 import sqlite3
@@ -55,6 +54,7 @@ from orchestrator.bench.store import (
     make_result,
     new_histogram,
     run_bench,
+    run_children,
 )
 
 SQLITE_SYNCHRONOUS = {"full": "FULL", "group": "FULL", "normal": "NORMAL", "off": "OFF"}
@@ -270,22 +270,7 @@ async def _run(loop: Loop, config: BenchConfig) -> tuple[int, float, HdrHistogra
             *(_task_writer(loop, config.ops, i, wait, hold) for i in range(config.writers))
         )
         return config.writers * config.ops, time.monotonic() - started, wait, hold
-    ctx = mp.get_context("spawn")
-    barrier, out = ctx.Barrier(config.writers), ctx.Queue()
-    procs = [
-        ctx.Process(target=_child, args=(loop, config.ops, i, barrier, out), daemon=True)
-        for i in range(config.writers)
-    ]
-    for proc in procs:
-        proc.start()
-    reports = [await asyncio.to_thread(out.get, True, 600) for _ in procs]
-    for proc in procs:
-        await asyncio.to_thread(proc.join)
-    for report in reports:
-        wait.add(HdrHistogram.decode(base64.b64decode(report["wait"])))
-        hold.add(HdrHistogram.decode(base64.b64decode(report["hold"])))
-    elapsed = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
-    return sum(r["committed"] for r in reports), elapsed, wait, hold
+    return await run_children(_child, (loop, config.ops), config.writers)
 
 
 async def run_reference(config: BenchConfig) -> BenchResult:

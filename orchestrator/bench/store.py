@@ -17,6 +17,7 @@ import random
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -176,12 +177,23 @@ async def _child_main(url: str, ops: int, seed_value: int, barrier: Any) -> dict
 async def run_processes(config: BenchConfig, url: str) -> BenchResult:
     async with open_state(url) as manager:
         await seed(manager)
+    committed, elapsed, wait, hold = await run_children(_child, (url, config.ops), config.writers)
+    async with open_state(url) as manager:
+        lost, size = await count_lost(manager, config.writers * config.ops)
+    return make_result(config, committed, elapsed, lost, wait, hold, size)
+
+
+async def run_children(
+    target: Callable[..., None], head: tuple[Any, ...], writers: int
+) -> tuple[int, float, HdrHistogram, HdrHistogram]:
+    """``writers`` spawned processes, each ``target(*head, i, barrier, out)``, released
+    together by the barrier: what they committed, the span from the first start to the
+    last end, and their lock-wait and hold histograms merged."""
     ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(config.writers)
-    out = ctx.Queue()
+    barrier, out = ctx.Barrier(writers), ctx.Queue()
     procs = [
-        ctx.Process(target=_child, args=(url, config.ops, i, barrier, out), daemon=True)
-        for i in range(config.writers)
+        ctx.Process(target=target, args=(*head, i, barrier, out), daemon=True)
+        for i in range(writers)
     ]
     for proc in procs:
         proc.start()
@@ -193,10 +205,7 @@ async def run_processes(config: BenchConfig, url: str) -> BenchResult:
         wait.add(HdrHistogram.decode(base64.b64decode(report["wait"])))
         hold.add(HdrHistogram.decode(base64.b64decode(report["hold"])))
     elapsed = max(r["ended"] for r in reports) - min(r["started"] for r in reports)
-    committed = sum(r["committed"] for r in reports)
-    async with open_state(url) as manager:
-        lost, size = await count_lost(manager, config.writers * config.ops)
-    return make_result(config, committed, elapsed, lost, wait, hold, size)
+    return sum(r["committed"] for r in reports), elapsed, wait, hold
 
 
 def new_histogram() -> HdrHistogram:
