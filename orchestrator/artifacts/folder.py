@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import yaml
 from filelock import FileLock, Timeout
 
 from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
@@ -245,6 +246,14 @@ class RunFolder:
         self._lock = lock
         if made:
             self._made.append(path)
+
+    def language(self) -> str:
+        """The book's language, from the run's copy of its project file (en if unreadable)."""
+        try:
+            config = yaml.safe_load(self.path("config.yaml").read_text(encoding="utf-8"))
+            return str(config["project"]["language"])
+        except (OSError, yaml.YAMLError, KeyError, TypeError):
+            return "en"
 
     def writer(self) -> tuple[str, bool | None] | None:
         """Who holds ``run.lock`` as far as this machine can tell, without touching the lock

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agents.prompts import PromptLibrary
 from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderError, chapter_stem
 from orchestrator.artifacts.manifest import MANIFEST_FILE
 from orchestrator.artifacts.ownership import claim_store
@@ -42,6 +43,7 @@ class RunRewind:
     store: RewindResult
     moved: list[str] = field(default_factory=list)
     superseded_dir: Path | None = None
+    language: str = "en"  # the book's: what render says is in it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,18 +54,18 @@ class RunRewind:
         }
 
     def render(self) -> str:
+        """What the rollback did, in the book's language."""
+        labels = PromptLibrary().labels(self.language)
         k = self.store.to_chapter
         if not self.store.chapters and not self.moved:
-            return f"nothing to roll back: no chapter from {k} on is committed"
-        chapters = ", ".join(map(str, self.store.chapters)) or "none"
-        lines = [
-            f"rolled back to before chapter {k}: chapters forgotten: {chapters} "
-            f"({self.store.fields} field settings undone)",
-        ]
+            return labels("rewind.nothing", chapter=k)
+        chapters = labels.join([str(n) for n in self.store.chapters])
+        lines = [labels("rewind.done", chapter=k, chapters=chapters, fields=self.store.fields)]
         if self.superseded_dir is not None:
-            lines.append(f"files moved to {self.superseded_dir}: {', '.join(self.moved)}")
-        lines.append(f"every attempt's text is still in {self.run_dir / 'drafts'}")
-        lines.append(f"write them again with: orchestrator resume {self.run_dir}")
+            moved = labels.join(self.moved)
+            lines.append(labels("rewind.moved", folder=self.superseded_dir, files=moved))
+        lines.append(labels("rewind.drafts", folder=self.run_dir / "drafts"))
+        lines.append(labels("rewind.resume", run_dir=self.run_dir))
         return "\n".join(lines)
 
 
@@ -84,9 +86,8 @@ async def rewind_run(folder: RunFolder, to_chapter: int) -> RunRewind:
         )
         moved_to = _move_aside(folder, stale, to_chapter) if stale else None
         result = await manager.rewind(to_chapter)
-    return RunRewind(
-        folder.root, result, [p.relative_to(folder.root).as_posix() for p in stale], moved_to
-    )
+    moved = [p.relative_to(folder.root).as_posix() for p in stale]
+    return RunRewind(folder.root, result, moved, moved_to, folder.language())
 
 
 def _stale_files(folder: RunFolder, to_chapter: int) -> list[Path]:

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agents.clients.base import Usage
 from agents.clients.journal import JOURNAL_FILE, CallJournal
 from agents.prompts import PromptLibrary
@@ -145,7 +143,7 @@ async def run_status(run_dir: Path) -> RunStatus:
         model_calls=len(calls),
         writer=None if held is None else held[0],
         store_error=error,
-        language=_language(folder),
+        language=folder.language(),
     )
 
 
@@ -162,12 +160,3 @@ def _started(folder: Path) -> str:
         return str(json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))["started_at"])
     except (OSError, ValueError, KeyError, TypeError):
         return ""
-
-
-def _language(folder: RunFolder) -> str:
-    """The book's language, from the run's copy of its project file (en if unreadable)."""
-    try:
-        config = yaml.safe_load(folder.path("config.yaml").read_text(encoding="utf-8"))
-        return str(config["project"]["language"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return "en"

@@ -119,3 +119,13 @@ def test_status_of_an_unfinished_chinese_run_is_in_chinese(tmp_path: Path, run_c
     assert head.endswith("：已中断")
     assert progress.startswith("灯塔账簿：已写成6/6章")
     assert "继续写作：orchestrator resume" in resume
+
+
+def test_a_rollback_of_a_chinese_run_says_so_in_chinese(tmp_path: Path, run_cli: RunCli) -> None:
+    run = run_cli(_zh_project(tmp_path), *SMALL)
+    rolled = orchestrator("state", "rollback", run.folder, "--to-chapter", "4", cwd=tmp_path)
+    assert rolled.returncode == 0, rolled.stderr
+    first, *rest = rolled.stdout.splitlines()
+    assert first.startswith("已回退到第4章之前：舍去第4、5、6章")
+    assert rest[-1].startswith("重新写作：orchestrator resume")
+    assert not ENGLISH_LEAKS.search(first)
