@@ -24,6 +24,7 @@ FindingKind = Literal[
     "foreshadowing_order",
     "location",
     "knowledge",
+    "short_chapter",
     "other",
 ]
 

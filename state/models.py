@@ -71,6 +71,8 @@ class ChapterRecord(_Record):
     summary: str = ""
     read_version: int | None = None
     prompt_tokens: int = Field(default=0, ge=0, description="size of what the writer was given")
+    continuations: int = Field(default=0, ge=0, description="replies that continued the chapter")
+    stop_reason: str | None = Field(default=None, description="why the writer's last reply ended")
     error: str | None = None
 
 

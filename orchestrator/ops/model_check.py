@@ -71,7 +71,7 @@ class AgentCheck:
 
 
 async def check_models(config: ProjectConfig, client: LLMClient) -> list[AgentCheck]:
-    """Each agent's check, in the order planner, writer, editor."""
+    """Each agent's check, in the order planner, writer, extractor, editor."""
     done: dict[tuple[int, str], AgentCheck] = {}
     checks = []
     for agent in AGENT_NAMES:

@@ -34,9 +34,9 @@ from state import Limits
 from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
-AgentName = Literal["planner", "writer", "editor"]
+AgentName = Literal["planner", "writer", "extractor", "editor"]
 StructuredName = Literal["tools", "json_schema", "json", "text"]
-AGENT_NAMES: tuple[AgentName, ...] = ("planner", "writer", "editor")
+AGENT_NAMES: tuple[AgentName, ...] = ("planner", "writer", "extractor", "editor")
 
 
 class _Section(BaseModel):
@@ -127,6 +127,9 @@ class AgentModels(_Section):
 
     planner: str | None = None
     writer: str | None = None
+    extractor: str | None = Field(
+        default=None, description="reads each finished chapter and reports what happened in it"
+    )
     editor: str | None = None
 
 
@@ -161,6 +164,7 @@ class AgentRoutes(_Section):
 
     planner: AgentRoute | None = None
     writer: AgentRoute | None = None
+    extractor: AgentRoute | None = None
     editor: AgentRoute | None = None
 
 
