@@ -38,6 +38,7 @@ from orchestrator.project.briefs import (
     context_budget,
     given_outline,
     initial_state,
+    length_rule,
     project_brief,
 )
 from orchestrator.project.clients import run_prices
@@ -286,7 +287,9 @@ def _coordinator(
         models=AgentsSettings(
             planner=agent_settings(config, "planner"),
             writer=agent_settings(config, "writer"),
+            extractor=agent_settings(config, "extractor"),
             editor=agent_settings(config, "editor"),
+            length=length_rule(config),
         ),
         scheduling=config.orchestrator,
         budget=context_budget(config),

@@ -31,6 +31,7 @@ def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcom
     outcomes = []
     for number, slot in sorted(schedule.slots.items()):
         kept = slot.kept
+        record = kept.delta.record if kept else None
         status = "failed" if kept is None else ("written" if kept.attempt == 1 else "revised")
         outcomes.append(
             ChapterOutcome(
@@ -41,6 +42,8 @@ def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcom
                 kept_attempt=kept.attempt if kept else None,
                 words=kept.word_count if kept else 0,
                 prompt_tokens=kept.prompt_tokens if kept else 0,
+                continuations=record.continuations if record else 0,
+                stop_reason=record.stop_reason if record else None,
                 error=slot.error if kept is None else None,
                 usage=usage.get(number, Usage()),
             )

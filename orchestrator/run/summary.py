@@ -27,6 +27,8 @@ class ChapterOutcome(BaseModel):
     kept_attempt: int | None
     words: int = 0
     prompt_tokens: int = 0
+    continuations: int = Field(default=0, description="replies that continued the kept text")
+    stop_reason: str | None = Field(default=None, description="why its last reply ended")
     error: str | None = None
     usage: Usage = Field(default_factory=Usage, description="every call for it, all attempts")
 
