@@ -85,9 +85,13 @@ class Machinery(Protocol):
         ...
 
     async def review(
-        self, outline: Outline, summaries: Mapping[int, str], state: StoryState
+        self,
+        outline: Outline,
+        summaries: Mapping[int, str],
+        state: StoryState,
+        deltas: Mapping[int, StateDelta],
     ) -> list[ContinuityFinding]:
-        """The continuity editor's findings on the book."""
+        """The continuity editor's findings on the book whose kept deltas are ``deltas``."""
         ...
 
 
@@ -427,7 +431,7 @@ async def measure(
     """Inject, check and score every trial on one written book."""
     flagged = set(machinery.contradicted(book.initial, book.outline, book.deltas))
     state = final_state(book, book.deltas)
-    findings = await machinery.review(book.outline, book.summaries, state)
+    findings = await machinery.review(book.outline, book.summaries, state, book.deltas)
     result = ContinuityResult(
         config,
         drifted_chapters=drifted_chapters(book),
@@ -439,7 +443,7 @@ async def measure(
         deltas = {**book.deltas, injection.chapter: injection.delta}
         summaries = {**book.summaries, injection.chapter: injection.summary}
         now = machinery.contradicted(book.initial, book.outline, deltas)
-        said = await machinery.review(book.outline, summaries, final_state(book, deltas))
+        said = await machinery.review(book.outline, summaries, final_state(book, deltas), deltas)
         result.trials.append(score(injection, now, said, (flagged, findings)))
     return result
 

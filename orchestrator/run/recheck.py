@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from agents.continuity import committed_deaths
 from agents.editor import ContinuityEditor
 from agents.prompts import PromptLibrary
 from agents.schemas import ContinuityFinding, Outline
@@ -41,10 +42,16 @@ class RunMachinery:
         return contradicted(initial, outline, deltas)
 
     async def review(
-        self, outline: Outline, summaries: Mapping[int, str], state: StoryState
+        self,
+        outline: Outline,
+        summaries: Mapping[int, str],
+        state: StoryState,
+        deltas: Mapping[int, StateDelta],
     ) -> list[ContinuityFinding]:
-        """The run's continuity editor on the book (its rules and its model)."""
-        return await self.editor.review(outline, summaries, state)
+        """The run's continuity editor on the book (its rules and its model), told the
+        deaths the deltas commit, as the coordinator tells it."""
+        deaths = committed_deaths({n: delta.changes for n, delta in deltas.items()})
+        return await self.editor.review(outline, summaries, state, deaths)
 
 
 async def open_book(run_dir: Path) -> tuple[WrittenBook, RunMachinery]:
