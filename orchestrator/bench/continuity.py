@@ -327,11 +327,17 @@ SAYINGS: dict[str, dict[Kind, str]] = {
 
 
 def inject(
-    book: WrittenBook, kind: Kind, chapter: int, who: str, what: str, truth: Iterable[int]
+    book: WrittenBook,
+    kind: Kind,
+    chapter: int,
+    who: str,
+    what: str,
+    truth: Iterable[int],
+    doc: Mapping[str, Any],
 ) -> Injection:
-    """Chapter ``chapter``'s kept delta (and summary) with the contradiction added."""
+    """Chapter ``chapter``'s kept delta (and summary) with the contradiction added; ``doc``
+    is the character as of the chapter (before it)."""
     delta = book.deltas[chapter]
-    doc = states_before(book)[chapter].get(f"{CHARACTERS}/{who}", {})
     key = f"{CHARACTERS}/{who}"
     if kind == "dead":
         added = FieldChange(key=key, field="alive", old=doc.get("alive", True), new=False)
@@ -369,28 +375,30 @@ def candidates(book: WrittenBook, kind: Kind) -> list[Injection]:
                 continue
             who = key.partition("/")[2]
             later = [j for j in range(chapter + 1, total + 1) if j in book.deltas]
-            found += _of_kind(book, kind, chapter, who, doc, later)
+            before = states[chapter].get(key, {})
+            found += [
+                inject(book, kind, chapter, who, what, truth, before)
+                for what, truth in _of_kind(book, kind, who, doc, later)
+            ]
     return found
 
 
 def _of_kind(
-    book: WrittenBook, kind: Kind, chapter: int, who: str, doc: dict[str, Any], later: list[int]
-) -> list[Injection]:
+    book: WrittenBook, kind: Kind, who: str, after: dict[str, Any], later: list[int]
+) -> list[tuple[str, list[int]]]:
+    """(place or item, ground truth) of each injection of ``kind`` for ``who``, whom the
+    chapter leaves as ``after``; ``later``: the written chapters after it."""
+    if kind == "item":
+        held = [(item, _holding(book, who, item, later)) for item in after.get("inventory") or []]
+        return [(item, truth) for item, truth in held if truth]
     shown = [j for j in later if appears(book, j, who)]
+    if not shown:
+        return []
     if kind == "dead":
-        return [inject(book, kind, chapter, who, "", shown)] if shown else []
-    if kind == "location":
-        if not shown:
-            return []
-        setting = book.outline.chapter(shown[0]).setting
-        places = [p for p in _places(book) if p not in (setting, doc.get("location"))]
-        return [inject(book, kind, chapter, who, places[0], shown[:1])] if places else []
-    injections = []
-    for item in doc.get("inventory") or []:
-        truth = _holding(book, who, item, later)
-        if truth:
-            injections.append(inject(book, kind, chapter, who, item, truth))
-    return injections
+        return [("", shown)]
+    setting = book.outline.chapter(shown[0]).setting
+    places = [p for p in _places(book) if p not in (setting, after.get("location"))]
+    return [(places[0], shown[:1])] if places else []
 
 
 def _holding(book: WrittenBook, who: str, item: str, later: list[int]) -> list[int]:
