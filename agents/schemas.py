@@ -308,3 +308,6 @@ class ReviewBrief(_Schema):
     state: StoryState
     language: Language = "en"
     known: list[ContinuityFinding] = Field(default_factory=list)
+    deaths: dict[str, int] = Field(
+        default_factory=dict, description="character -> the chapter the written story kills them in"
+    )

@@ -25,6 +25,7 @@ import structlog
 from agents.base import AgentSettings
 from agents.clients.metered import MeteredClient
 from agents.context import ContextBudget
+from agents.continuity import committed_deaths
 from agents.editor import ContinuityEditor
 from agents.errors import AgentFailedError, ModelCallError
 from agents.extractor import ChapterExtractor
@@ -422,7 +423,9 @@ class Coordinator:
 
     async def review(self, outline: Outline, schedule: Schedule) -> list[ContinuityFinding]:
         """The continuity editor's findings plus contradictions no attempt resolved."""
-        summaries = {n: s.kept.summary for n, s in schedule.slots.items() if s.kept is not None}
+        kept = {n: s.kept for n, s in schedule.slots.items() if s.kept is not None}
+        summaries = {n: draft.summary for n, draft in kept.items()}
+        deaths = committed_deaths({n: draft.delta.changes for n, draft in kept.items()})
         labels = self.prompts.labels(self.brief.language)
         unresolved = [
             finding
@@ -431,7 +434,8 @@ class Coordinator:
         ]
         self.emit("reviewing", unresolved=len(unresolved))
         try:
-            found = await self.editor.review(outline, summaries, await self.manager.snapshot())
+            state = await self.manager.snapshot()
+            found = await self.editor.review(outline, summaries, state, deaths)
         except (AgentFailedError, ModelCallError) as exc:
             log.warning("continuity_editor_failed", error=str(exc))
             found = [ContinuityFinding(chapter=1, kind="other", detail=f"not reviewed: {exc}")]
