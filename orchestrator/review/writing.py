@@ -174,17 +174,27 @@ def per_10k(count: int, length: int) -> float:
 
 def phrase_counts(text: str, phrases: Iterable[str], language: str) -> Counter[str]:
     """How often each phrase occurs in ``text`` (phrases that never occur left out)."""
-    found: Counter[str] = Counter()
+    wanted = tuple(phrases)
+    if not wanted:
+        return Counter()
+    pattern, names = _phrase_pattern(wanted, language)
     folded = text.casefold().replace("\u2019", "'")
-    for phrase in phrases:
-        if language == "zh":
-            n = folded.count(phrase.casefold())
-        else:
-            words = r"\s+".join(re.escape(w) for w in phrase.casefold().split())
-            n = len(re.findall(rf"(?<![\w']){words}(?![\w'])", folded))
-        if n:
-            found[phrase] += n
-    return found
+    return Counter(names[" ".join(found.split())] for found in pattern.findall(folded))
+
+
+@cache
+def _phrase_pattern(
+    phrases: tuple[str, ...], language: str
+) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every phrase (one pass over a text), the longest first, and each
+    phrase by its folded form. English phrases stand as whole words, with any spaces
+    between their words."""
+    names = {" ".join(p.casefold().split()): p for p in phrases}
+    ordered = sorted(names, key=len, reverse=True)
+    if language == "zh":
+        return re.compile("|".join(re.escape(p) for p in ordered)), names
+    words = "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in ordered)
+    return re.compile(rf"(?<![\w'])(?:{words})(?![\w'])"), names
 
 
 def threads_on_time(threads: Iterable[Foreshadowing], last: int) -> dict[int, tuple[int, int]]:
