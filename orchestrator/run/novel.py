@@ -249,6 +249,8 @@ async def _finish(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
     )
     await watch.settle()  # a migration in flight ends first: the summary names the store in use
+    manager = coordinator.manager
+    records, final_state = await manager.chapters(), await manager.snapshot()
     summary = build_summary(
         request.run_id,
         request.config,
@@ -260,6 +262,8 @@ async def _finish(
         paths,
         started_at,
         coordinator.spending.report(),
+        records,
+        final_state,
     )
     summary.state_events = list(coordinator.manager.metrics.events)
     write_reports(folder, summary, findings, client, coordinator.manager, request.config)

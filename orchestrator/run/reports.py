@@ -6,6 +6,7 @@ chapters)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,18 +21,21 @@ from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderErro
 from orchestrator.artifacts.manifest import MANIFEST_FILE
 from orchestrator.project.config import ProjectConfig
 from orchestrator.review.export import REPORT_HTML, REVIEW_JSON
+from orchestrator.review.run_writing import run_writing
 from orchestrator.run.schedule import Schedule
 from orchestrator.run.spending import BudgetReport
 from orchestrator.run.summary import ChapterOutcome, RunSummary
 from state import StateManager
-from state.models import utc_iso
+from state.models import ChapterRecord, StoryState, utc_iso
 
 
-def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcome]:
+def _outcomes(
+    schedule: Schedule, usage: dict[int, Usage], records: Mapping[int, ChapterRecord]
+) -> list[ChapterOutcome]:
     outcomes = []
     for number, slot in sorted(schedule.slots.items()):
         kept = slot.kept
-        record = kept.delta.record if kept else None
+        record = records.get(number, ChapterRecord(chapter=number))
         status = "failed" if kept is None else ("written" if kept.attempt == 1 else "revised")
         outcomes.append(
             ChapterOutcome(
@@ -42,10 +46,10 @@ def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcom
                 kept_attempt=kept.attempt if kept else None,
                 words=kept.word_count if kept else 0,
                 prompt_tokens=kept.prompt_tokens if kept else 0,
-                continuations=record.continuations if record else 0,
-                stop_reason=record.stop_reason if record else None,
                 error=slot.error if kept is None else None,
                 usage=usage.get(number, Usage()),
+                continuations=record.continuations if kept else 0,
+                stop_reason=record.stop_reason if kept else None,
             )
         )
     return outcomes
@@ -62,9 +66,15 @@ def build_summary(
     paths: dict[str, Path],
     started_at: datetime,
     budget: BudgetReport | None = None,
+    records: Mapping[int, ChapterRecord] | None = None,
+    final_state: StoryState | None = None,
 ) -> RunSummary:
-    """What the run did, as summary.json holds it and the terminal shows it."""
-    outcomes = _outcomes(schedule, client.usage_by_chapter())
+    """What the run did, as summary.json holds it and the terminal shows it.
+
+    ``records``: the store's chapter records (continuations, stop reasons); ``final_state``:
+    the story state at the end (its foreshadowing ledger), for the writing figures.
+    """
+    outcomes = _outcomes(schedule, client.usage_by_chapter(), records or {})
     finished_at = datetime.now(UTC)
     names = ["findings.json", "metrics.json", REVIEW_JSON, SUMMARY_FILE, MANIFEST_FILE]
     if config.orchestrator.html_report:
@@ -93,6 +103,14 @@ def build_summary(
         paths={name: str(path) for name, path in {**paths, **reports}.items()},
         chapter_outcomes=outcomes,
         budget=budget,
+        writing=run_writing(
+            folder,
+            [o.model_dump() for o in outcomes],
+            [f.chapter for f in findings],
+            config.project.language,
+            config.project.target_words,
+            None if final_state is None else final_state.foreshadowing.values(),
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.clients.base import Usage
 from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ContinuityFinding
+from orchestrator.review.writing import WritingFigures
 from orchestrator.run.spending import BudgetReport
 from state.models import UtcTime
 
@@ -27,10 +28,10 @@ class ChapterOutcome(BaseModel):
     kept_attempt: int | None
     words: int = 0
     prompt_tokens: int = 0
-    continuations: int = Field(default=0, description="replies that continued the kept text")
-    stop_reason: str | None = Field(default=None, description="why its last reply ended")
     error: str | None = None
     usage: Usage = Field(default_factory=Usage, description="every call for it, all attempts")
+    continuations: int = Field(default=0, description="replies that continued the kept attempt")
+    stop_reason: str | None = Field(default=None, description="why its last reply ended")
 
 
 class RunSummary(BaseModel):
@@ -60,6 +61,9 @@ class RunSummary(BaseModel):
     paths: dict[str, str]
     chapter_outcomes: list[ChapterOutcome]
     budget: BudgetReport | None = Field(default=None, description="llm.budget_usd, if set")
+    writing: WritingFigures | None = Field(
+        default=None, description="figures about the writing (none in runs before they were)"
+    )
     state_events: list[dict[str, Any]] = Field(
         default_factory=list,
         description="state store thresholds crossed and migrations, when and what was done",
@@ -99,6 +103,7 @@ def render_summary(summary: RunSummary) -> str:
             cost=f"{usage.cost_usd:.4f}",
         ),
         *_budget_lines(summary, labels),
+        *_writing_lines(summary, labels),
         "  " + labels("summary.findings", n=len(summary.findings)),
     ]
     lines += [
@@ -115,6 +120,20 @@ def render_summary(summary: RunSummary) -> str:
         lines.append("    " + labels("summary.more_findings", n=len(summary.findings) - 5))
     lines += [f"  {name:<12}{path}" for name, path in summary.paths.items()]
     return "\n".join(lines)
+
+
+def _writing_lines(summary: RunSummary, labels: Labels) -> list[str]:
+    book = summary.writing.book if summary.writing else None
+    if book is None or not book.chapters:
+        return []
+    line = labels(
+        "summary.writing",
+        score=f"{book.length_score:.1f}",
+        repeated=f"{book.repeated_pct:.1f}",
+        overused=f"{book.overused_per_10k:.1f}",
+        continuations=book.continuations,
+    )
+    return ["  " + line]
 
 
 def _budget_lines(summary: RunSummary, labels: Labels) -> list[str]:
