@@ -163,6 +163,7 @@ class PlainDisplay(Display):
         "chapter_revision",
         "chapter_failed",
         "budget_stopped",
+        "config_changed",
     )
 
     def __init__(self, tokens: TokenCount = lambda: 0, console: Console | None = None) -> None:
@@ -206,6 +207,7 @@ class LiveDisplay(PlainDisplay):
             "run_resumed",
             "reviewed",
             "budget_stopped",
+            "config_changed",
         ):
             self.console.print(
                 describe(event, fields, self.labels), markup=False, highlight=False, soft_wrap=True
@@ -236,6 +238,9 @@ def describe(event: str, fields: dict[str, Any], labels: Labels) -> str:
         return labels("events.revision", chapter=fields["chapter"], reasons=reasons)
     if event == "chapter_failed":
         return labels("events.failed", **fields)
+    if event == "config_changed":
+        changes = [f"{c['field']} {c['from']} -> {c['to']}" for c in fields["changed"]]
+        return labels("events.config_changed", changes=labels.join(changes))
     if event == "budget_stopped":
         stopped = []
         if fields["chapters"]:

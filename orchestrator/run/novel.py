@@ -44,6 +44,7 @@ from orchestrator.project.clients import run_prices
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
 from orchestrator.review.export import write_run_review
+from orchestrator.run.amend import Amendment, record_amendment
 from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
 from orchestrator.run.reports import build_summary, write_reports
 from orchestrator.run.restore import restore_chapters
@@ -64,6 +65,7 @@ class RunRequest:
     config: ProjectConfig
     config_path: Path
     folder: RunFolder  # already created (RunFolder.create), so logs can go in it
+    amendment: Amendment | None = None  # a resume's --set, already recorded in the folder
 
     @property
     def run_id(self) -> str:
@@ -138,18 +140,26 @@ async def _run(
         return await _finish(coordinator, request, watch, outline, schedule, started_at)
 
 
-async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredClient) -> RunSummary:
+async def resume_novel(
+    folder: RunFolder,
+    observer: Observer,
+    client: MeteredClient,
+    amendment: Amendment | None = None,
+) -> RunSummary:
     """Go on with a run that died: committed chapters are kept, the others written.
 
-    The config is the one the run used (``config.yaml`` in its folder) and the
-    store the one ``run.json`` names (the folder's own, if it is in the folder); a
-    chapter is never applied twice, since every new attempt has a new idempotency key.
+    The config is the one the run used (``config.yaml`` in its folder), changed first by
+    ``amendment`` (``resume --set``, recorded in the folder), and the store the one
+    ``run.json`` names (the folder's own, if it is in the folder); a chapter is never
+    applied twice, since every new attempt has a new idempotency key.
     """
     started_at = datetime.now(UTC)
     url = folder.store_url()
     _check_resumable(folder)
+    if amendment is not None:
+        record_amendment(folder, amendment)
     request = RunRequest(
-        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
+        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder, amendment
     )
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
     with _journal(client, folder):
@@ -165,6 +175,11 @@ async def _resume(
         coordinator = _coordinator(request, client, manager, folder, observer)
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
+        if request.amendment is not None and request.amendment.changes:
+            changed = [change.to_dict() for change in request.amendment.changes]
+            coordinator.emit(
+                "config_changed", set=list(request.amendment.overrides), changed=changed
+            )
         outline = await _outline(coordinator, request, manager)
         await manager.initialize(initial_state(request.config, outline))
         initial = await manager.snapshot(as_of_chapter=1)
