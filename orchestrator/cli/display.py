@@ -164,6 +164,7 @@ class PlainDisplay(Display):
         "chapter_failed",
         "budget_stopped",
         "config_changed",
+        "no_budget",
     )
 
     def __init__(self, tokens: TokenCount = lambda: 0, console: Console | None = None) -> None:
@@ -208,6 +209,7 @@ class LiveDisplay(PlainDisplay):
             "reviewed",
             "budget_stopped",
             "config_changed",
+            "no_budget",
         ):
             self.console.print(
                 describe(event, fields, self.labels), markup=False, highlight=False, soft_wrap=True
@@ -224,7 +226,7 @@ class LiveDisplay(PlainDisplay):
 
 def describe(event: str, fields: dict[str, Any], labels: Labels) -> str:
     """One readable line for an event, in the book's language."""
-    if event in ("run_started", "run_resumed", "planned", "reviewed"):
+    if event in ("run_started", "run_resumed", "planned", "reviewed", "no_budget"):
         return labels(f"events.{event}", **fields)
     if event == "chapter_committed":
         count = labels.count(fields["words"])

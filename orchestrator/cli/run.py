@@ -153,7 +153,7 @@ def _say_if_finished(folder: RunFolder, overrides: tuple[str, ...]) -> bool:
     from orchestrator.run.reports import read_summary
 
     summary = read_summary(folder.root)
-    if summary is None or summary.exit_code != 0 or folder.writer() is not None:
+    if summary is None or summary.exit_code != 0:
         return False
     ignored = " (the --set values were not applied)" if overrides else ""
     click.echo(

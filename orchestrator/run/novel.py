@@ -40,7 +40,7 @@ from orchestrator.project.briefs import (
     initial_state,
     project_brief,
 )
-from orchestrator.project.clients import run_prices
+from orchestrator.project.clients import is_paid, run_prices
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
 from orchestrator.review.export import write_run_review
@@ -133,6 +133,7 @@ async def _run(
         await coordinator.board.open_run(config_for_workers(config))
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
+        _say_if_unbudgeted(coordinator, request)
         outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
         await manager.initialize(initial)
@@ -175,6 +176,7 @@ async def _resume(
         coordinator = _coordinator(request, client, manager, folder, observer)
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
+        _say_if_unbudgeted(coordinator, request)
         if request.amendment is not None and request.amendment.changes:
             changed = [change.to_dict() for change in request.amendment.changes]
             coordinator.emit(
@@ -235,6 +237,24 @@ def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
         language=config.project.language,
         workers=config.orchestrator.workers,
         mode=config.orchestrator.mode,
+    )
+
+
+def _say_if_unbudgeted(coordinator: Coordinator, request: RunRequest) -> None:
+    """A run that pays for its calls and has no ``llm.budget_usd`` says so as it starts, with
+    the book at the first-attempt estimate (``first_attempt_estimate``: it leans high)."""
+    config = request.config
+    if config.llm.budget_usd is not None or not is_paid(config):
+        return
+    per_chapter = first_attempt_estimate(config, run_prices(config, str(request.config_path)))
+    if per_chapter <= 0:
+        return  # models on a server of this machine cost nothing
+    coordinator.emit(
+        "no_budget",
+        chapters=config.project.chapters,
+        chapter_usd=round(per_chapter, 4),
+        book_usd=round(per_chapter * config.project.chapters, 4),
+        config=str(request.config_path),
     )
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.clients.base import Usage
 from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ContinuityFinding
+from orchestrator.run.incidents import Incidents, ReasonCount
 from orchestrator.run.spending import BudgetReport
 from state.models import UtcTime
 
@@ -58,6 +59,9 @@ class RunSummary(BaseModel):
     paths: dict[str, str]
     chapter_outcomes: list[ChapterOutcome]
     budget: BudgetReport | None = Field(default=None, description="llm.budget_usd, if set")
+    retries_and_errors: Incidents = Field(
+        default_factory=Incidents, description="by reason, over every process of the run"
+    )
     state_events: list[dict[str, Any]] = Field(
         default_factory=list,
         description="state store thresholds crossed and migrations, when and what was done",
@@ -97,6 +101,7 @@ def render_summary(summary: RunSummary) -> str:
             cost=f"{usage.cost_usd:.4f}",
         ),
         *_budget_lines(summary, labels),
+        "  " + incidents_line(summary.retries_and_errors, labels),
         "  " + labels("summary.findings", n=len(summary.findings)),
     ]
     lines += [
@@ -129,3 +134,27 @@ def _budget_lines(summary: RunSummary, labels: Labels) -> list[str]:
     elif budget.stopped:
         line += labels("summary.budget_revisions")
     return ["  " + line]
+
+
+def incidents_line(incidents: Incidents, labels: Labels) -> str:
+    """Retries (by reason, with the time waited) and errors (by reason), in one line."""
+
+    def reasons(rows: list[ReasonCount]) -> str:
+        return labels.join([labels("summary.reason", reason=r.reason, n=r.count) for r in rows])
+
+    if incidents.retries:
+        retries = labels(
+            "summary.retries",
+            n=incidents.retry_count,
+            reasons=reasons(incidents.retries),
+            seconds=f"{incidents.waited_s:.1f}",
+        )
+    else:
+        retries = labels("summary.no_retries")
+    if incidents.errors:
+        errors = labels(
+            "summary.errors", n=incidents.error_count, reasons=reasons(incidents.errors)
+        )
+    else:
+        errors = labels("summary.no_errors")
+    return labels("summary.incidents", retries=retries, errors=errors)
