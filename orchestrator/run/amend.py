@@ -24,10 +24,10 @@ import yaml
 
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder
 from orchestrator.artifacts.manifest import MANIFEST_FILE, file_digest
-from orchestrator.errors import EXIT_BAD_INPUT, OrchestratorError
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
 from orchestrator.project.overrides import override_path
+from orchestrator.project.problems import ConfigError, ConfigProblem
 from state.models import utc_iso
 
 CONFIG_FILE = "config.yaml"
@@ -47,25 +47,6 @@ FIXED: dict[tuple[str, ...], str] = {
     ),
 }
 MAY_CHANGE: frozenset[tuple[str, ...]] = frozenset({("project", "target_words")})
-
-
-class FixedFieldError(OrchestratorError, ValueError):
-    """An override of a field a started run cannot change; the message says which and why."""
-
-    exit_code = EXIT_BAD_INPUT
-
-    def __init__(self, source: str, refused: Sequence[tuple[str, str, str]]) -> None:
-        self.source = source
-        self.refused = list(refused)  # (the --set, the field, why)
-        lines = [
-            f"{source}: --set {override}: {field} cannot change once a run has started: {why}"
-            for override, field, why in self.refused
-        ]
-        super().__init__("\n".join([*lines, "nothing was changed"]))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # rebuilt from its arguments: the default would pass the message alone
-        return type(self), (self.source, self.refused), self.__dict__
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +73,25 @@ class Amendment:
 def plan_amendment(folder: RunFolder, overrides: Sequence[str]) -> Amendment:
     """The run's config with ``overrides`` applied, checked; nothing is written.
 
-    A bad override raises ``ConfigError`` (as ``run --set``), one that changes a fixed
-    field ``FixedFieldError``; an override to the value a field already has is no change.
+    A bad override raises ``ConfigError`` as ``run --set`` does, and so does one that
+    changes a fixed field (the field and why); an override to the value a field already
+    has is no change.
     """
     path = folder.path(CONFIG_FILE)
     before = load_config(path)
     after = load_config(path, overrides)
     changes = _changes(_dump(before), _dump(after))
     refused = [
-        (_override_of(change.field, overrides), change.field, why)
+        ConfigProblem(
+            change.field,
+            f"cannot change once a run has started: {why}",
+            override=_override_of(change.field, overrides),
+        )
         for change in changes
         if (why := fixed_reason(change.field)) is not None
     ]
     if refused:
-        raise FixedFieldError(str(path), refused)
+        raise ConfigError(path, refused)
     return Amendment(tuple(overrides), after, tuple(changes))
 
 

@@ -137,15 +137,15 @@ def test_what_a_started_run_rests_on_is_refused(start_fake: StartFake, tmp_path:
     proc = resume(run, fake, "llm.budget_usd=1", "project.chapters=9", "project.language=zh")
 
     assert proc.returncode == 2
-    assert "--set project.chapters=9: project.chapters cannot change once a run has started: " in (
+    assert "--set project.chapters=9: project.chapters: cannot change once a run has started: " in (
         proc.stderr
     )
     assert "the outline, the story state and the chapters written were made from it" in proc.stderr
-    assert "project.language cannot change" in proc.stderr
-    assert "nothing was changed" in proc.stderr
+    assert "--set project.language=zh: project.language: cannot change" in proc.stderr
+    assert "2 problems in the project file" in proc.stderr
     store = resume(run, fake, f"state.url=sqlite://{tmp_path / 'other.db'}")
     assert store.returncode == 2
-    assert "state.url cannot change" in store.stderr
+    assert "state.url: cannot change" in store.stderr
     assert "orchestrator state migrate" in store.stderr
     assert snapshot(run.folder) == files
     # The same value is no change: allowed, and nothing is recorded for it.
