@@ -14,8 +14,6 @@ and an entry in ``run.json``'s ``config_changes`` saying what changed and when.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +21,7 @@ from typing import Any
 import yaml
 
 from orchestrator.artifacts.folder import RUN_FILE, RunFolder
-from orchestrator.artifacts.manifest import MANIFEST_FILE, file_digest
+from orchestrator.artifacts.manifest import refresh_entry
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
 from orchestrator.project.overrides import override_path
@@ -113,7 +111,7 @@ def record_amendment(folder: RunFolder, amendment: Amendment) -> None:
         return
     used = amendment.config.model_dump(mode="json", exclude_none=True)
     folder.write_text(CONFIG_FILE, yaml.safe_dump(used, allow_unicode=True, sort_keys=False))
-    _refresh_manifest_entry(folder, CONFIG_FILE)
+    refresh_entry(folder, CONFIG_FILE)
     meta = folder.run_meta()
     entry = {
         "at": utc_iso(),
@@ -122,21 +120,6 @@ def record_amendment(folder: RunFolder, amendment: Amendment) -> None:
     }
     meta["config_changes"] = [*meta.get("config_changes", []), entry]
     folder.write_json(RUN_FILE, meta)
-
-
-def _refresh_manifest_entry(folder: RunFolder, name: str) -> None:
-    """``name``'s size and digest in the manifest made current (no manifest: nothing).
-    Only that entry: any other file that no longer matches still shows in ``verify``."""
-    path = folder.path(MANIFEST_FILE)
-    if not path.exists():
-        return
-    manifest = folder.read_json(MANIFEST_FILE)
-    size, sha = file_digest(folder.path(name))
-    files = [entry for entry in manifest["files"] if entry["path"] != name]
-    files = sorted([*files, {"path": name, "size": size, "sha256": sha}], key=lambda e: e["path"])
-    listing = json.dumps(files, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    manifest.update(files=files, digest=hashlib.sha256(listing).hexdigest())
-    folder.write_json(MANIFEST_FILE, manifest)
 
 
 def _dump(config: ProjectConfig) -> dict[tuple[str, ...], Any]:
