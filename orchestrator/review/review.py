@@ -45,7 +45,7 @@ def build_review(folder: RunFolder) -> dict[str, Any]:
     detail = metrics.get("state_detail", {})
     series = [[round(op[0] + state_s, 6), *op[1:]] for op in detail.get("series", [])]
     events = [_shifted(e, state_s) for e in state.get("events", [])]
-    log = _log_events(folder)
+    log = log_events(folder)
     return {
         "format": REVIEW_FORMAT,
         "version": 3,
@@ -221,7 +221,7 @@ def by_provider(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _log_events(folder: RunFolder) -> list[dict[str, Any]]:
+def log_events(folder: RunFolder) -> list[dict[str, Any]]:
     """The run's log (every process's, appended), or nothing when it is missing."""
     try:
         text = folder.log_path.read_text(encoding="utf-8", errors="replace")

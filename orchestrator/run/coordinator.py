@@ -432,6 +432,11 @@ class Coordinator:
             for slot in schedule.slots.values()
             for finding in unresolved_findings(slot.number, slot.unresolved, labels)
         ]
+        if not summaries:
+            # No chapter to read (its budget stopped the run before one): a review of an
+            # empty book would be paid for, on every resume.
+            self.emit("review_skipped", reason="no chapter written")
+            return sorted(unresolved, key=lambda f: (f.chapter, f.kind, f.subject))
         self.emit("reviewing", unresolved=len(unresolved))
         try:
             state = await self.manager.snapshot()

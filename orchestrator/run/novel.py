@@ -41,10 +41,11 @@ from orchestrator.project.briefs import (
     length_rule,
     project_brief,
 )
-from orchestrator.project.clients import run_prices
+from orchestrator.project.clients import is_paid, run_prices
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
 from orchestrator.review.export import write_run_review
+from orchestrator.run.amend import Amendment, record_amendment
 from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
 from orchestrator.run.reports import build_summary, write_reports
 from orchestrator.run.restore import restore_chapters
@@ -65,6 +66,7 @@ class RunRequest:
     config: ProjectConfig
     config_path: Path
     folder: RunFolder  # already created (RunFolder.create), so logs can go in it
+    amendment: Amendment | None = None  # a resume's --set, already recorded in the folder
 
     @property
     def run_id(self) -> str:
@@ -132,6 +134,7 @@ async def _run(
         await coordinator.board.open_run(config_for_workers(config))
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
+        _say_if_unbudgeted(coordinator, request)
         outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
         await manager.initialize(initial)
@@ -139,18 +142,26 @@ async def _run(
         return await _finish(coordinator, request, watch, outline, schedule, started_at)
 
 
-async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredClient) -> RunSummary:
+async def resume_novel(
+    folder: RunFolder,
+    observer: Observer,
+    client: MeteredClient,
+    amendment: Amendment | None = None,
+) -> RunSummary:
     """Go on with a run that died: committed chapters are kept, the others written.
 
-    The config is the one the run used (``config.yaml`` in its folder) and the
-    store the one ``run.json`` names (the folder's own, if it is in the folder); a
-    chapter is never applied twice, since every new attempt has a new idempotency key.
+    The config is the one the run used (``config.yaml`` in its folder), changed first by
+    ``amendment`` (``resume --set``, recorded in the folder), and the store the one
+    ``run.json`` names (the folder's own, if it is in the folder); a chapter is never
+    applied twice, since every new attempt has a new idempotency key.
     """
     started_at = datetime.now(UTC)
     url = folder.store_url()
     _check_resumable(folder)
+    if amendment is not None:
+        record_amendment(folder, amendment)
     request = RunRequest(
-        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
+        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder, amendment
     )
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
     with _journal(client, folder):
@@ -166,6 +177,12 @@ async def _resume(
         coordinator = _coordinator(request, client, manager, folder, observer)
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
+        _say_if_unbudgeted(coordinator, request)
+        if request.amendment is not None and request.amendment.changes:
+            changed = [change.to_dict() for change in request.amendment.changes]
+            coordinator.emit(
+                "config_changed", set=list(request.amendment.overrides), changed=changed
+            )
         outline = await _outline(coordinator, request, manager)
         await manager.initialize(initial_state(request.config, outline))
         initial = await manager.snapshot(as_of_chapter=1)
@@ -221,6 +238,24 @@ def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
         language=config.project.language,
         workers=config.orchestrator.workers,
         mode=config.orchestrator.mode,
+    )
+
+
+def _say_if_unbudgeted(coordinator: Coordinator, request: RunRequest) -> None:
+    """A run that pays for its calls and has no ``llm.budget_usd`` says so as it starts, with
+    the book at the first-attempt estimate (``first_attempt_estimate``: it leans high)."""
+    config = request.config
+    if config.llm.budget_usd is not None or not is_paid(config):
+        return
+    per_chapter = first_attempt_estimate(config, run_prices(config, str(request.config_path)))
+    if per_chapter <= 0:
+        return  # models on a server of this machine cost nothing
+    coordinator.emit(
+        "no_budget",
+        chapters=config.project.chapters,
+        chapter_usd=round(per_chapter, 4),
+        book_usd=round(per_chapter * config.project.chapters, 4),
+        config=str(request.config_path),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.clients.base import Usage
+from agents.clients.journal import call_to_json
 from agents.clients.metered import MeteredClient
 from agents.schemas import ContinuityFinding
 from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderError
@@ -22,6 +23,7 @@ from orchestrator.artifacts.manifest import MANIFEST_FILE
 from orchestrator.project.config import ProjectConfig
 from orchestrator.review.export import REPORT_HTML, REVIEW_JSON
 from orchestrator.review.run_writing import run_writing
+from orchestrator.run.incidents import run_incidents
 from orchestrator.run.schedule import Schedule
 from orchestrator.run.spending import BudgetReport
 from orchestrator.run.summary import ChapterOutcome, RunSummary
@@ -111,6 +113,7 @@ def build_summary(
             config.project.target_words,
             None if final_state is None else final_state.foreshadowing.values(),
         ),
+        retries_and_errors=run_incidents(folder, [call_to_json(call) for call in client.calls]),
     )
 
 

@@ -7,9 +7,10 @@ average; before any has finished, it is the price of a full writer prompt
 (``orchestrator.context_tokens`` of input) and a chapter's worth of output
 (two tokens a word of ``target_words``, plus room for the report, at most
 ``max_tokens``), which leans high. Chapters the budget stops are reported,
-not written; the continuity pass still runs (one call). A resumed run counts
-what the processes before it spent (``model_calls.jsonl``): the budget is the
-whole run's.
+not written; the continuity pass still runs (one call) when a chapter was
+written. A resumed run counts what the processes before it spent
+(``model_calls.jsonl``): the budget is the whole run's, and ``resume --set
+llm.budget_usd=MORE`` gives a stopped run more.
 """
 
 from __future__ import annotations

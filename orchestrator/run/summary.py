@@ -10,6 +10,7 @@ from agents.clients.base import Usage
 from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ContinuityFinding
 from orchestrator.review.writing import WritingFigures
+from orchestrator.run.incidents import Incidents, ReasonCount
 from orchestrator.run.spending import BudgetReport
 from state.models import UtcTime
 
@@ -64,6 +65,9 @@ class RunSummary(BaseModel):
     writing: WritingFigures | None = Field(
         default=None, description="figures about the writing (none in runs before they were)"
     )
+    retries_and_errors: Incidents = Field(
+        default_factory=Incidents, description="by reason, over every process of the run"
+    )
     state_events: list[dict[str, Any]] = Field(
         default_factory=list,
         description="state store thresholds crossed and migrations, when and what was done",
@@ -104,6 +108,7 @@ def render_summary(summary: RunSummary) -> str:
         ),
         *_budget_lines(summary, labels),
         *_writing_lines(summary, labels),
+        "  " + incidents_line(summary.retries_and_errors, labels),
         "  " + labels("summary.findings", n=len(summary.findings)),
     ]
     lines += [
@@ -150,3 +155,27 @@ def _budget_lines(summary: RunSummary, labels: Labels) -> list[str]:
     elif budget.stopped:
         line += labels("summary.budget_revisions")
     return ["  " + line]
+
+
+def incidents_line(incidents: Incidents, labels: Labels) -> str:
+    """Retries (by reason, with the time waited) and errors (by reason), in one line."""
+
+    def reasons(rows: list[ReasonCount]) -> str:
+        return labels.join([labels("summary.reason", reason=r.reason, n=r.count) for r in rows])
+
+    if incidents.retries:
+        retries = labels(
+            "summary.retries",
+            n=incidents.retry_count,
+            reasons=reasons(incidents.retries),
+            seconds=f"{incidents.waited_s:.1f}",
+        )
+    else:
+        retries = labels("summary.no_retries")
+    if incidents.errors:
+        errors = labels(
+            "summary.errors", n=incidents.error_count, reasons=reasons(incidents.errors)
+        )
+    else:
+        errors = labels("summary.no_errors")
+    return labels("summary.incidents", retries=retries, errors=errors)

@@ -134,6 +134,39 @@ def test_every_retry_is_logged_with_its_reason_and_wait(stormy: tuple[Run, FakeA
     assert all(r["level"] == "warning" and r["error"] for r in retries)
 
 
+def test_the_summary_counts_the_retries_by_reason_with_the_time_waited(
+    stormy: tuple[Run, FakeAnthropic],
+) -> None:
+    run, _ = stormy
+    logged = log_events(run, "model_call_retry")
+    expected: dict[str, list[float]] = {}
+    for retry in logged:
+        expected.setdefault(retry["reason"], []).append(retry["wait_s"])
+    counted = run.summary["retries_and_errors"]
+    assert {r["reason"]: r["count"] for r in counted["retries"]} == {
+        reason: len(waits) for reason, waits in expected.items()
+    }
+    for row in counted["retries"]:
+        assert row["waited_s"] == pytest.approx(sum(expected[row["reason"]]), abs=1e-3)
+    assert counted["retries"][0] == {"reason": "429 rate_limit_error", "count": 3, "waited_s": 0.9}
+    assert counted["errors"] == []  # every call got its reply in the end
+    waited = sum(r["wait_s"] for r in logged)
+    assert "retries 10 (429 rate_limit_error ×3, " in run.proc.stdout
+    assert f"waited {waited:.1f} s; no errors" in run.proc.stdout
+    report = (run.folder / "report.html").read_text(encoding="utf-8")
+    assert "Retries and errors" in report
+    assert "429 rate_limit_error" in report
+
+
+def test_a_paid_run_without_a_budget_says_so_as_it_starts(
+    stormy: tuple[Run, FakeAnthropic],
+) -> None:
+    run, _ = stormy
+    [line] = [x for x in run.proc.stderr.splitlines() if x.startswith("no budget")]
+    assert line.startswith(f"no budget (llm.budget_usd is not set): {CHAPTERS} chapters at about $")
+    assert line.endswith(f"orchestrator estimate {run.folder.parent / 'config.yaml'}")
+
+
 def test_the_429_burst_was_waited_out(stormy: tuple[Run, FakeAnthropic]) -> None:
     _, fake = stormy
     arrivals = [r.at for r in fake.of("writer", 1)]
