@@ -155,12 +155,24 @@ def _say_if_finished(folder: RunFolder, overrides: tuple[str, ...]) -> bool:
     summary = read_summary(folder.root)
     if summary is None or summary.exit_code != 0:
         return False
+    from orchestrator.run.novel import check_unchanged
+
+    check_unchanged(folder)  # damage is said, even for a finished run
+    asyncio.run(_check_store(folder))
     ignored = " (the --set values were not applied)" if overrides else ""
     click.echo(
         f"{folder.root} is finished: {summary.written}/{summary.chapters} chapters written; "
         f"nothing to resume, nothing changed{ignored}"
     )
     return True
+
+
+async def _check_store(folder: RunFolder) -> None:
+    """Open the run's store and read it (StateError, naming it, when it cannot be)."""
+    from state import open_state
+
+    async with open_state(folder.store_url(), create=False) as manager:
+        await manager.chapters()
 
 
 def _execute(

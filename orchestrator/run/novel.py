@@ -215,6 +215,14 @@ def _journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
 def _check_resumable(folder: RunFolder) -> None:
     """Refuse to write over a finished book whose files no longer match its manifest;
     remove temp files a killed writer left (no writer runs: we hold the run lock)."""
+    check_unchanged(folder)
+    for sub in ("", "chapters", "drafts"):
+        for temp in stale_temp_files(folder.root / sub):
+            temp.unlink(missing_ok=True)
+
+
+def check_unchanged(folder: RunFolder) -> None:
+    """RunFolderError when the book's files no longer match its manifest."""
     if folder.path(MANIFEST_FILE).exists():
         result = verify(folder)
         if result.missing or result.changed:
@@ -223,9 +231,6 @@ def _check_resumable(folder: RunFolder) -> None:
                 f"{folder.root} does not match its manifest ({differ}); "
                 f"see `orchestrator verify {folder.root}` and restore the files before resuming"
             )
-    for sub in ("", "chapters", "drafts"):
-        for temp in stale_temp_files(folder.root / sub):
-            temp.unlink(missing_ok=True)
 
 
 def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
