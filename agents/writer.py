@@ -49,6 +49,10 @@ _HEADING = re.compile(r"\A\s*#{1,6}[^\n]*\n+")
 CONTINUING = frozenset(",.;:!?)'\"\u2019\u201d")
 
 
+# The author of an attempt whose text the book's author wrote (kept byte for byte).
+HUMAN_AUTHOR = "human"
+
+
 @dataclass(frozen=True, slots=True)
 class LengthRule:
     """How long a chapter must be: at least ``min_ratio`` of the target, after at most

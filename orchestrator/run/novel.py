@@ -22,7 +22,8 @@ from agents.clients.journal import JOURNAL_FILE
 from agents.clients.metered import MeteredClient
 from agents.prompts import PromptLibrary
 from agents.render import render_outline_markdown
-from agents.schemas import Outline, ProjectBrief
+from agents.schemas import ChapterDraft, Outline, ProjectBrief
+from agents.writer import HUMAN_AUTHOR
 from orchestrator.artifacts.assemble import assemble
 from orchestrator.artifacts.book import Book, BookChapter
 from orchestrator.artifacts.folder import (
@@ -46,6 +47,7 @@ from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
 from orchestrator.review.export import write_run_review
 from orchestrator.run.amend import Amendment, record_amendment
+from orchestrator.run.contradictions import RevisionRule
 from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
 from orchestrator.run.reports import build_summary, write_reports
 from orchestrator.run.restore import restore_chapters
@@ -115,7 +117,7 @@ async def run_novel(request: RunRequest, observer: Observer, client: MeteredClie
     folder, config = request.folder, request.config
     url = state_url(config, folder, request.config_path.parent)
     ensure_disk_space(folder.root, config.orchestrator.min_free_mb)
-    with _journal(client, folder):
+    with call_journal(client, folder):
         return await _run(request, observer, client, url, started_at)
 
 
@@ -130,16 +132,16 @@ async def _run(
         # Only now is the folder a run: a run refused above can be retried in it.
         recorded = url if config.state.url else folder.record_url(url)
         _write_run_file(folder, request, recorded, started_at)
-        coordinator = _coordinator(request, client, manager, folder, observer)
+        coordinator = make_coordinator(request, client, manager, folder, observer)
         await coordinator.board.open_run(config_for_workers(config))
-        watch = _watch(request, manager, url, observer)
+        watch = store_watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
         _say_if_unbudgeted(coordinator, request)
         outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
         await manager.initialize(initial)
         schedule = await coordinator.write_book(outline, initial)
-        return await _finish(coordinator, request, watch, outline, schedule, started_at)
+        return await finish_book(coordinator, request, watch, outline, schedule, started_at)
 
 
 async def resume_novel(
@@ -164,7 +166,7 @@ async def resume_novel(
         load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder, amendment
     )
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
-    with _journal(client, folder):
+    with call_journal(client, folder):
         return await _resume(request, observer, client, url, started_at)
 
 
@@ -174,8 +176,8 @@ async def _resume(
     folder = request.folder
     async with open_state(url, create=False) as manager:
         await claim_store(manager, folder, url)
-        coordinator = _coordinator(request, client, manager, folder, observer)
-        watch = _watch(request, manager, url, observer)
+        coordinator = make_coordinator(request, client, manager, folder, observer)
+        watch = store_watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
         _say_if_unbudgeted(coordinator, request)
         if request.amendment is not None and request.amendment.changes:
@@ -192,17 +194,19 @@ async def _resume(
         kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
         coordinator.emit("chapters_restored", kept=kept)
         schedule = await coordinator.write_book(outline, initial, restored)
-        return await _finish(coordinator, request, watch, outline, schedule, started_at)
+        return await finish_book(coordinator, request, watch, outline, schedule, started_at)
 
 
-def _watch(request: RunRequest, manager: StateManager, url: str, observer: Observer) -> StoreWatch:
+def store_watch(
+    request: RunRequest, manager: StateManager, url: str, observer: Observer
+) -> StoreWatch:
     """The store's thresholds watch (``state.thresholds``) for the rest of the run."""
     state, folder, base = request.config.state, request.folder, request.config_path.parent
     return StoreWatch(state.thresholds, manager, folder, url, state.durability, observer, base)
 
 
 @contextmanager
-def _journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
+def call_journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
     """Every model call in ``model_calls.jsonl``, after those of earlier processes."""
     client.keep_journal(folder.path(JOURNAL_FILE))
     try:
@@ -270,11 +274,11 @@ async def _outline(coordinator: Coordinator, request: RunRequest, manager: State
     if kept is not None:
         return Outline.model_validate(kept)
     outline = await coordinator.plan(given_outline(request.config))
-    await _store_outline(request.folder, manager, outline, request.config.project.language)
+    await store_outline(request.folder, manager, outline, request.config.project.language)
     return outline
 
 
-async def _finish(
+async def finish_book(
     coordinator: Coordinator,
     request: RunRequest,
     watch: StoreWatch,
@@ -283,7 +287,7 @@ async def _finish(
     started_at: datetime,
 ) -> RunSummary:
     folder, client = request.folder, coordinator.client
-    book = book_of(coordinator.brief, request.run_id, schedule)
+    book = book_of(coordinator.brief, request.run_id, schedule, folder)
     # The manuscript does not depend on the findings: assemble it during the review.
     findings, paths = await asyncio.gather(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
@@ -314,13 +318,15 @@ async def _finish(
     return summary
 
 
-def _coordinator(
+def make_coordinator(
     request: RunRequest,
     client: MeteredClient,
     manager: StateManager,
     folder: RunFolder,
     observer: Observer,
+    rule: RevisionRule | None = None,
 ) -> Coordinator:
+    """The run's coordinator, with its agents, limits and (for a sync) its revision rule."""
     config = request.config
     return Coordinator(
         run_id=request.run_id,
@@ -339,6 +345,7 @@ def _coordinator(
         budget=context_budget(config),
         observer=observer,
         spending=_spending(config, client),
+        rule=rule,
     )
 
 
@@ -389,7 +396,7 @@ def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at
     )
 
 
-async def _store_outline(
+async def store_outline(
     folder: RunFolder, manager: StateManager, outline: Outline, language: str
 ) -> None:
     data = outline.model_dump(mode="json")
@@ -400,10 +407,13 @@ async def _store_outline(
     )
 
 
-def book_of(brief: ProjectBrief, run_id: str, schedule: Schedule) -> Book:
-    """The book as the kept attempts of its chapters make it (failed chapters left out)."""
+def book_of(
+    brief: ProjectBrief, run_id: str, schedule: Schedule, folder: RunFolder | None = None
+) -> Book:
+    """The book as the kept attempts of its chapters make it (failed chapters left out).
+    A chapter the author wrote keeps its file as written (its draft in ``folder``)."""
     chapters = tuple(
-        BookChapter(number, slot.kept.title, slot.kept.text)
+        BookChapter(number, slot.kept.title, slot.kept.text, _author_file(folder, slot.kept))
         for number, slot in sorted(schedule.slots.items())
         if slot.kept is not None
     )
@@ -416,3 +426,10 @@ def book_of(brief: ProjectBrief, run_id: str, schedule: Schedule) -> Book:
         chapters=chapters,
         generated=datetime.now(UTC).replace(microsecond=0),
     )
+
+
+def _author_file(folder: RunFolder | None, draft: ChapterDraft) -> str | None:
+    """The chapter file the author wrote (its draft holds it byte for byte), else None."""
+    if folder is None or draft.delta.author != HUMAN_AUTHOR:
+        return None
+    return folder.draft_path(draft.chapter, draft.attempt).read_text(encoding="utf-8")
