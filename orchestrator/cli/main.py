@@ -26,6 +26,11 @@ COMMANDS: Mapping[str, tuple[str, str, str]] = {
         "resume",
         "Go on with a run that stopped; committed work is kept.",
     ),
+    "sync": (
+        "orchestrator.cli.sync",
+        "sync",
+        "Bring a book in line with the author's edits.",
+    ),
     "status": (
         "orchestrator.cli.run",
         "status",
