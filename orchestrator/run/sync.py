@@ -41,7 +41,6 @@ from orchestrator.artifacts.book import BookChapter, chapter_markdown
 from orchestrator.artifacts.folder import RunFolder, RunFolderError
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify
 from orchestrator.artifacts.ownership import check_claim, claim_store
-from orchestrator.project.briefs import initial_state
 from orchestrator.project.load import load_config
 from orchestrator.run.contradictions import RevisionRule, revision_notes, unresolved_findings
 from orchestrator.run.coordinator import Coordinator, Observer
@@ -73,6 +72,7 @@ from state import StateManager, open_state
 from state.atomic import stale_temp_files
 from state.models import Conflicting, StoryState
 
+EDITED_REASON = "edited by the author"  # the reason on record of an author's attempt
 SYNC_DOC = "sync"  # meta/sync: the sync in progress (or the last one, done)
 
 
@@ -243,9 +243,9 @@ async def sync_run(
     async with open_state(url, create=False) as manager:
         await check_claim(manager, folder, url)
         coordinator = make_coordinator(request, client, manager, folder, observer)
-        book = await read_book(manager, folder, request)
         doc = await _sync_doc(manager)
         pending = doc is not None and doc.pending
+        book = await read_book(manager, folder, request, doc.before if pending and doc else None)
         restored = await restore_chapters(manager, folder, request.config.project.language)
         changes = find_changes(book, doc.replan if pending and doc else None)
         drafts = await walk_edits(book, changes, _extractor(coordinator, restored))
@@ -277,23 +277,36 @@ async def sync_run(
     return result
 
 
-async def read_book(manager: StateManager, folder: RunFolder, request: RunRequest) -> BookOnRecord:
-    """The kept deltas, chapter files and outlines of a finished run."""
+async def read_book(
+    manager: StateManager,
+    folder: RunFolder,
+    request: RunRequest,
+    before: Mapping[int, int] | None = None,
+) -> BookOnRecord:
+    """The kept deltas, chapter files and outlines of a finished run; with ``before``
+    (chapter -> attempt: an interrupted sync's record), also the deltas of those attempts."""
     stored = await manager.meta("outline")
     if stored is None:
         raise RunFolderError(f"{folder.root}: the store keeps no outline (the run never planned)")
     written_from = Outline.model_validate(stored)
     outline = current_outline(folder, written_from)
     records = await manager.chapters()
+    events = await manager.history()
     kept = {
         event.chapter: event_delta(event, records[event.chapter])
-        for event in await manager.history(include_superseded=False)
-        if event.chapter in records
+        for event in events
+        if not event.superseded and event.chapter in records
     }
+    seen = None
+    if before is not None:
+        seen = {
+            e.chapter: event_delta(e, records[e.chapter])
+            for e in events
+            if before.get(e.chapter) == e.attempt and e.chapter in records
+        }
     files = {n: _read(folder, n) for n in kept}
-    return BookOnRecord(
-        initial_state(request.config, written_from), written_from, outline, kept, files
-    )
+    initial = await manager.snapshot(as_of_chapter=1)
+    return BookOnRecord(initial, written_from, outline, kept, files, seen)
 
 
 def _read(folder: RunFolder, chapter: int) -> str | None:
@@ -318,7 +331,9 @@ def _extractor(coordinator: Coordinator, restored: Mapping[int, RestoredChapter]
         job = ChapterJob(plan=plan, state=state, attempt=tries + 1, run_id=coordinator.run_id)
         body = body_of(text)
         report = await extractor.extract(plan, state, body, job.attempt)
-        return chapter_draft(job, body, report, language=language, author=HUMAN_AUTHOR)
+        return chapter_draft(
+            job, body, report, language=language, author=HUMAN_AUTHOR, reason=EDITED_REASON
+        )
 
     return extract
 

@@ -8,8 +8,10 @@ kept attempts were written from and the outline now. From it:
   their kept attempt (edited by the author), and the written chapters whose
   plan changed;
 - ``walk_edits``: the state as of each edited chapter, for the extractor to
-  read the author's text against: every chapter before it folded in order,
-  the author's own edits and changed plans included;
+  read the author's text against: the book the author saw when editing it
+  (the kept attempts before the sync, folded in order). A later chapter the
+  author also edited thus keeps what it relied on, and an earlier edit that
+  contradicts it becomes a finding for the author, as for any of their chapters;
 - ``predict``: the later chapters whose read sets the new deltas contradict
   (to revise), and the author's own chapters they contradict (findings for
   the author, never revised). Contradictions the book had before the sync are
@@ -50,6 +52,12 @@ class BookOnRecord:
     outline: Outline  # the outline now
     kept: Mapping[int, StateDelta]  # each chapter's kept delta, with its record
     files: Mapping[int, str | None]  # each chapter file's text (None: missing)
+    seen: Mapping[int, StateDelta] | None = None  # the kept deltas before the sync began
+
+    @property
+    def before(self) -> Mapping[int, StateDelta]:
+        """The book the author saw: the kept deltas when the sync began."""
+        return self.kept if self.seen is None else self.seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +187,7 @@ def predict(
     frontier = _frontier(book, changes)
     for n, draft in drafts.items():
         frontier.committed(n, draft.delta.changes)
-    extracted = {n: edit_of(d.delta, book.kept.get(n)) for n, d in sorted(drafts.items())}
+    extracted = {n: edit_of(d.delta, book.before.get(n)) for n, d in sorted(drafts.items())}
     plan = SyncPlan(changes, extracted=extracted)
     while not frontier.done:
         n = frontier.next
