@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from state.models import StoryState
 from tests.e2e.conftest import SMALL, Run, RunCli, orchestrator, write_project
 
@@ -256,3 +258,30 @@ def test_a_chinese_books_sync_speaks_chinese(run_cli: RunCli, tmp_path: Path) ->
     assert "第2章经作者改写" in proc.stdout
     assert "chapter" not in proc.stdout.lower()
     _check_sync(run, edited, before, files)
+
+
+def test_a_changed_plan_rewrites_its_chapter_and_revises_what_it_contradicts(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    run = _book(run_cli, tmp_path)
+    before, files = _kept(run), _chapters(run)
+    outline = run.read_json("outline.json")
+    plan = outline["chapters"][2]  # chapter 3: its cast ends it somewhere else
+    plan["setting"] = "the lighthouse on Gull Rock"
+    (run.folder / "outline.yaml").write_text(yaml.safe_dump(outline), encoding="utf-8")
+    result = _sync(run)
+    assert result["plan"]["replanned"] == [3]
+    assert result["rewritten"] == [3]
+    after = _kept(run)
+    assert after[3]["attempt"] == 2
+    assert after[3]["author"] == "writer"
+    places = {c["new"] for c in after[3]["changes"] if c["field"] == "location"}
+    assert "the lighthouse on Gull Rock" in places
+    revised = {n for n in after if after[n]["attempt"] != before[n]["attempt"]} - {3}
+    assert revised == _contradicted(run, before, after) - {3}
+    now = _chapters(run)
+    for n in set(now) - revised - {3}:
+        assert now[n] == files[n], f"chapter {n} changed"
+    assert run.read_json("outline.json")["chapters"][2]["setting"] == plan["setting"]
+    again = _sync(run)
+    assert not again["done"]
