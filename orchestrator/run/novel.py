@@ -233,7 +233,8 @@ def check_unchanged(folder: RunFolder) -> None:
             differ = ", ".join([*result.missing, *result.changed])
             raise RunFolderError(
                 f"{folder.root} does not match its manifest ({differ}); "
-                f"see `orchestrator verify {folder.root}` and restore the files before resuming"
+                f"see `orchestrator verify {folder.root}` and restore the files before resuming "
+                f"(chapters you edited by hand: `orchestrator sync {folder.root}`)"
             )
 
 
