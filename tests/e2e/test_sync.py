@@ -154,7 +154,9 @@ def test_a_move_revises_the_chapter_that_read_where_she_was(
     after = _check_sync(run, edited, before, files)
     assert result["revised"], result
     mara = ("characters/Mara Quell", "location", "the Drowned Anchor tavern")
-    assert mara in [(c["key"], c["field"], c["new"]) for c in after[2]["changes"]]
+    changes = [(c["key"], c["field"], c["new"]) for c in after[2]["changes"]]
+    assert mara in changes
+    assert ("characters/Mara Quell", "alive", False) not in changes  # a move, not a death
 
 
 def test_a_lost_item_revises_the_chapters_that_read_what_she_held(
