@@ -316,6 +316,10 @@ def bench_continuity(
     "--latency-ms", type=click.IntRange(0), default=100, show_default=True,
     help="The offline model's latency per call.",
 )  # fmt: skip
+@click.option(
+    "--edit", type=click.Choice(["move", "death"]), default="move", show_default=True,
+    help="What the author's sentence does to the chapter's point-of-view character.",
+)  # fmt: skip
 @temp_dir_option("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
@@ -324,18 +328,19 @@ def bench_sync(
     chapters: int,
     edit_chapter: int,
     latency_ms: int,
+    edit: str,
     folder: Path | None,
     as_json: bool,
 ) -> None:
     """An author's edit: chapters revised by sync against those a rollback rewrites.
 
-    Writes an offline book, moves one character in chapter --edit-chapter by a sentence
-    the author adds, and syncs; on a copy, state rollback --to-chapter and resume. Prints
-    the chapters each rewrote and the wall time of each.
+    Writes an offline book, moves (or kills) the point-of-view character of chapter
+    --edit-chapter by a sentence the author adds, and syncs; on a copy, state rollback
+    --to-chapter and resume. Prints the chapters each rewrote and the wall time of each.
     """
     load_config(config_path)
     if edit_chapter > chapters:
         raise click.BadParameter(f"the book has {chapters} chapters", param_hint="--edit-chapter")
-    config = SyncBenchConfig(config_path, chapters, edit_chapter, latency_ms, folder)
+    config = SyncBenchConfig(config_path, chapters, edit_chapter, latency_ms, folder, edit)
     result = run_sync_bench(config)
     click.echo(json.dumps(result.to_dict()) if as_json else format_sync_bench(result))

@@ -158,18 +158,21 @@ class Coordinator:
 
         ``restored`` chapters (a resumed run) keep their committed attempt; they
         are validated like any other, and the rest are written. Chapters the rule
-        rewrites (``RevisionRule.rewrite``: a sync's changed plans) are written again.
+        rewrites (``RevisionRule.rewrite``: a sync's changed plans and the revisions it
+        knows it needs) are queued at once with their notes, so they are written in
+        parallel; their kept attempt stands until the new one commits (or if it fails).
         """
         s = self.scheduling
         schedule = Schedule(len(outline.chapters), s.mode, s.window, s.workers)
         frontier = StoryFrontier(initial, outline)
         rewrite = self.rule.rewrite
         for chapter in (restored or {}).values():
-            kept = None if chapter.number in rewrite else chapter.kept
-            schedule.restore(chapter.number, chapter.tries, kept, fresh=self.rule.fresh)
-            schedule.slots[chapter.number].notes = list(rewrite.get(chapter.number, []))
-            if kept is not None:
-                frontier.committed(chapter.number, kept.delta.changes)
+            schedule.restore(chapter.number, chapter.tries, chapter.kept, fresh=self.rule.fresh)
+            if chapter.kept is not None:
+                frontier.committed(chapter.number, chapter.kept.delta.changes)
+            if chapter.number in rewrite:
+                schedule.slots[chapter.number].notes = list(rewrite[chapter.number])
+                schedule.queue(chapter.number)
         self._advance(schedule, frontier)
         flights: dict[int, Flight] = {}
         async with ChapterLeases(self.manager, s.lease_seconds, self.emit) as self._leases:

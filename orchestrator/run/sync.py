@@ -172,8 +172,9 @@ class SyncRule(RevisionRule):
         super().__init__(coordinator.prompts, coordinator.brief.language)
         self.doc = doc
         labels = self.prompts.labels(self.language)
-        self.rewrite = {n: [labels("sync.replan_note")] for n in doc.replan}
         self.given: dict[int, list[str]] = {}  # every revision's notes, for the report
+        for n in doc.replan:
+            self.rewrite[n] = [labels("sync.replan_note")]
 
     def to_revise(self, chapter: int, found: list[Conflicting]) -> list[Conflicting]:
         known = self.doc.known.get(chapter, set())
