@@ -66,6 +66,7 @@ from orchestrator.run.sync_plan import (
     find_changes,
     known_contradictions,
     predict,
+    unedited_files,
     walk_edits,
 )
 from state import StateManager, open_state
@@ -142,6 +143,7 @@ class SyncDoc:
     before: dict[int, int]  # chapter -> its kept attempt before the sync
     known: dict[int, set[ConflictKey]]  # contradictions the book already had
     replan: dict[int, int]  # chapters to write again -> their kept attempt then
+    found: dict[int, str]  # digests of the chapter files it found unedited
     pending: bool = True
 
     def to_json(self) -> dict[str, Any]:
@@ -150,6 +152,7 @@ class SyncDoc:
             "before": {str(n): a for n, a in self.before.items()},
             "known": {str(n): sorted(k) for n, k in self.known.items()},
             "replan": {str(n): a for n, a in self.replan.items()},
+            "found": {str(n): d for n, d in self.found.items()},
         }
 
     @classmethod
@@ -158,6 +161,7 @@ class SyncDoc:
             before={int(n): int(a) for n, a in doc.get("before", {}).items()},
             known={int(n): set(k) for n, k in doc.get("known", {}).items()},
             replan={int(n): int(a) for n, a in doc.get("replan", {}).items()},
+            found={int(n): str(d) for n, d in doc.get("found", {}).items()},
             pending=bool(doc.get("pending")),
         )
 
@@ -248,7 +252,9 @@ async def sync_run(
         pending = doc is not None and doc.pending
         book = await read_book(manager, folder, request, doc.before if pending and doc else None)
         restored = await restore_chapters(manager, folder, request.config.project.language)
-        changes = find_changes(book, doc.replan if pending and doc else None)
+        changes = (
+            find_changes(book, doc.replan, doc.found) if pending and doc else find_changes(book)
+        )
         drafts = await walk_edits(book, changes, _extractor(coordinator, restored))
         known = doc.known if pending and doc else known_contradictions(book)
         plan = predict(book, changes, drafts, known)
@@ -264,10 +270,11 @@ async def sync_run(
                 before={n: d.attempt for n, d in book.kept.items()},
                 known=known,
                 replan={n: book.kept[n].attempt for n in changes.replanned},
+                found=unedited_files(book, changes),
             )
         else:
             replan = {n: book.kept[n].attempt for n in changes.replanned}
-            doc = SyncDoc(doc.before, doc.known, {**replan, **doc.replan})
+            doc = SyncDoc(doc.before, doc.known, {**replan, **doc.replan}, doc.found)
         await manager.put_meta(SYNC_DOC, doc.to_json())
         if book.outline != book.written_from:
             await store_outline(folder, manager, book.outline, request.config.project.language)

@@ -124,20 +124,37 @@ def body_of(markdown: str) -> str:
 
 
 def digest(text: str) -> str:
+    """The digest a chapter record keeps of its text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def find_changes(book: BookOnRecord, replan: Mapping[int, int] | None = None) -> Changes:
-    """Edited, replanned and missing chapters. ``replan``: chapters a sync that was
-    interrupted meant to rewrite (chapter -> its kept attempt then): still to do while
-    that attempt is the kept one."""
+def unedited_files(book: BookOnRecord, changes: Changes) -> dict[int, str]:
+    """The digest of every chapter file as a sync finds it, but the edited ones."""
+    return {
+        n: digest(body_of(text))
+        for n, text in book.files.items()
+        if text is not None and n not in changes.edited
+    }
+
+
+def find_changes(
+    book: BookOnRecord,
+    replan: Mapping[int, int] | None = None,
+    found: Mapping[int, str] | None = None,
+) -> Changes:
+    """Edited, replanned and missing chapters. An interrupted sync left ``replan``
+    (chapters it meant to rewrite -> their kept attempt then: still to do while that
+    attempt is kept) and ``found`` (the digests of the chapter files it found unedited:
+    a file it revised the chapter of but had not written out yet is no edit)."""
     edited, missing = {}, []
     for n, delta in sorted(book.kept.items()):
         text = book.files.get(n)
         record = delta.record
         if text is None:
             missing.append(n)
-        elif record is not None and digest(body_of(text)) != record.digest:
+            continue
+        now = digest(body_of(text))
+        if record is not None and now != record.digest and (found or {}).get(n) != now:
             edited[n] = text
     replanned = sorted(
         {

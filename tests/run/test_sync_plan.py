@@ -134,3 +134,21 @@ def test_what_the_book_already_contradicted_is_not_a_reason_to_revise() -> None:
     assert item == conflict_key(
         next(iter(predict(on_record, Changes({}, [], []), {}, {}).revise[3]))
     )
+
+
+def test_a_file_an_interrupted_sync_had_not_written_out_yet_is_no_edit() -> None:
+    # The sync revised chapter 3 (a new kept attempt) and was killed before it wrote the
+    # chapter files: the file still holds the text it found.
+    on_record = book()
+    found = {3: digest(text(3))}
+    revised = on_record.kept[3].model_copy(
+        update={"record": ChapterRecord(chapter=3, attempt=2, digest=digest("revised"))}
+    )
+    moved_on = BookOnRecord(
+        INITIAL, OUTLINE, OUTLINE, {**on_record.kept, 3: revised}, on_record.files
+    )
+    assert find_changes(moved_on, found=found).empty
+    edited = BookOnRecord(
+        INITIAL, OUTLINE, OUTLINE, {**on_record.kept, 3: revised}, {**on_record.files, 3: "x"}
+    )
+    assert list(find_changes(edited, found=found).edited) == [3]
