@@ -59,7 +59,9 @@ from orchestrator.run.restore import RestoredChapter, event_delta, restore_chapt
 from orchestrator.run.schedule import ChapterSlot
 from orchestrator.run.sync_plan import (
     BookOnRecord,
+    Changes,
     ConflictKey,
+    Extract,
     SyncPlan,
     body_of,
     conflict_key,
@@ -231,58 +233,85 @@ def _cause(
     return max(before) if before else None
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What the sync found: the book on record, its changes, the edits read, the plan."""
+
+    book: BookOnRecord
+    changes: Changes
+    drafts: dict[int, ChapterDraft]
+    plan: SyncPlan
+    # An interrupted sync's record, to go on from (pending); for a new sync, only the
+    # contradictions the book already had.
+    doc: SyncDoc
+
+
 async def sync_run(
     folder: RunFolder, observer: Observer, client: MeteredClient, dry_run: bool = False
 ) -> SyncResult:
     """Plan the sync of ``folder``'s book and, unless ``dry_run``, carry it out. The caller
     holds the run lock."""
     started_at = datetime.now(UTC)
-    config_path = folder.path("config.yaml")
-    request = RunRequest(load_config(config_path), config_path, folder)
-    url = folder.store_url()
     if not folder.path(MANIFEST_FILE).exists():
         raise RunFolderError(
             f"{folder.root} has no finished book to sync (no {MANIFEST_FILE}); "
             f"finish it first with `orchestrator resume {folder.root}`"
         )
+    config_path = folder.path("config.yaml")
+    request = RunRequest(load_config(config_path), config_path, folder)
+    url = folder.store_url()
     async with open_state(url, create=False) as manager:
         await check_claim(manager, folder, url)
         coordinator = make_coordinator(request, client, manager, folder, observer)
-        doc = await _sync_doc(manager)
-        pending = doc is not None and doc.pending
-        book = await read_book(manager, folder, request, doc.before if pending and doc else None)
-        restored = await restore_chapters(manager, folder, request.config.project.language)
-        changes = (
-            find_changes(book, doc.replan, doc.found) if pending and doc else find_changes(book)
-        )
-        drafts = await walk_edits(book, changes, _extractor(coordinator, restored))
-        known = doc.known if pending and doc else known_contradictions(book)
-        plan = predict(book, changes, drafts, known)
-        plan.continuing = pending
-        result = SyncResult(str(folder.root), request.config.project.language, plan, dry_run)
-        coordinator.emit("sync_planned", **plan.to_dict())
-        if dry_run or (plan.empty and verify(folder).ok):
+        planned = await _plan(coordinator, request)
+        language = request.config.project.language
+        result = SyncResult(str(folder.root), language, planned.plan, dry_run)
+        coordinator.emit("sync_planned", **planned.plan.to_dict())
+        if dry_run or (planned.plan.empty and verify(folder).ok):
             return result
         _remove_temp_files(folder)
         await claim_store(manager, folder, url)
-        if doc is None or not doc.pending:
-            doc = SyncDoc(
-                before={n: d.attempt for n, d in book.kept.items()},
-                known=known,
-                replan={n: book.kept[n].attempt for n in changes.replanned},
-                found=unedited_files(book, changes),
-            )
-        else:
-            replan = {n: book.kept[n].attempt for n in changes.replanned}
-            doc = SyncDoc(doc.before, doc.known, {**replan, **doc.replan}, doc.found)
-        await manager.put_meta(SYNC_DOC, doc.to_json())
-        if book.outline != book.written_from:
-            await store_outline(folder, manager, book.outline, request.config.project.language)
+        doc = await _begin(coordinator, request, planned)
         with call_journal(client, folder):
-            await _commit_edits(coordinator, folder, drafts, changes.edited)
-            await _write(coordinator, request, book, doc, result, started_at, observer)
+            await _commit_edits(coordinator, folder, planned.drafts, planned.changes.edited)
+            await _write(coordinator, request, planned.book, doc, result, started_at, observer)
         await manager.put_meta(SYNC_DOC, {**doc.to_json(), "pending": False})
     return result
+
+
+async def _plan(coordinator: Coordinator, request: RunRequest) -> Planned:
+    """Read the book, find what changed, read the edits, predict the revisions. An
+    interrupted sync's record (``meta/sync``) makes a rerun go on from where it stopped."""
+    manager, folder = coordinator.manager, request.folder
+    doc = await _sync_doc(manager)
+    if doc is not None and not doc.pending:
+        doc = None
+    book = await read_book(manager, folder, request, doc.before if doc else None)
+    _check_whole(folder, book)
+    restored = await restore_chapters(manager, folder, request.config.project.language)
+    changes = find_changes(book, doc.replan, doc.found) if doc else find_changes(book)
+    drafts = await walk_edits(book, changes, _extractor(coordinator, restored))
+    known = doc.known if doc else known_contradictions(book)
+    plan = predict(book, changes, drafts, known)
+    plan.continuing = doc is not None
+    return Planned(book, changes, drafts, plan, doc or SyncDoc({}, known, {}, {}, pending=False))
+
+
+async def _begin(coordinator: Coordinator, request: RunRequest, planned: Planned) -> SyncDoc:
+    """Record the sync in the store before anything else is written (a rerun goes on from
+    it), and store a changed outline."""
+    book, changes, doc = planned.book, planned.changes, planned.doc
+    replan = {n: book.kept[n].attempt for n in changes.replanned}
+    if doc.pending:
+        doc = SyncDoc(doc.before, doc.known, {**replan, **doc.replan}, doc.found)
+    else:
+        before = {n: d.attempt for n, d in book.kept.items()}
+        doc = SyncDoc(before, doc.known, replan, unedited_files(book, changes))
+    await coordinator.manager.put_meta(SYNC_DOC, doc.to_json())
+    if book.outline != book.written_from:
+        language = request.config.project.language
+        await store_outline(request.folder, coordinator.manager, book.outline, language)
+    return doc
 
 
 async def read_book(
@@ -317,6 +346,16 @@ async def read_book(
     return BookOnRecord(initial, written_from, outline, kept, files, seen)
 
 
+def _check_whole(folder: RunFolder, book: BookOnRecord) -> None:
+    """A sync brings a whole book in line; a run with chapters never kept is resumed first."""
+    unwritten = sorted(set(range(1, len(book.outline.chapters) + 1)) - set(book.kept))
+    if unwritten:
+        raise RunFolderError(
+            f"{folder.root}: chapters {', '.join(map(str, unwritten))} have no kept attempt; "
+            f"write them first with `orchestrator resume {folder.root}`, then sync"
+        )
+
+
 def _read(folder: RunFolder, chapter: int) -> str | None:
     try:
         return folder.chapter_path(chapter).read_text(encoding="utf-8")
@@ -329,7 +368,7 @@ async def _sync_doc(manager: StateManager) -> SyncDoc | None:
     return None if doc is None else SyncDoc.from_json(doc)
 
 
-def _extractor(coordinator: Coordinator, restored: Mapping[int, RestoredChapter]) -> Any:
+def _extractor(coordinator: Coordinator, restored: Mapping[int, RestoredChapter]) -> Extract:
     """Read an author's text with the run's extractor, as a new attempt by ``human``."""
     extractor = coordinator.writer.extractor
     language = coordinator.brief.language
