@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +14,11 @@ from orchestrator.artifacts.folder import RunFolder
 from orchestrator.cli import logs
 from orchestrator.cli.errors import user_errors
 from orchestrator.cli.runs import RUN
+
+if TYPE_CHECKING:
+    from orchestrator.run.sync import SyncResult
+
+Observer = Callable[[str, dict[str, Any]], None]
 
 
 @click.command("sync", short_help="Bring a book in line with the author's edits.")
@@ -34,6 +40,7 @@ def sync(run_dir: Path, dry_run: bool, as_json: bool) -> None:
     nothing. Run it again after a kill: it goes on, and applies nothing twice.
     """
     from agents.clients.metered import MeteredClient
+    from orchestrator.cli.display import PlainDisplay
     from orchestrator.project.clients import make_client
     from orchestrator.project.load import load_config
     from orchestrator.run.sync import sync_run
@@ -41,14 +48,28 @@ def sync(run_dir: Path, dry_run: bool, as_json: bool) -> None:
     folder = RunFolder.existing(run_dir)
     config_path = folder.path("config.yaml")
     client = MeteredClient(make_client(load_config(config_path), str(config_path)))
+    observer: Observer = _quiet
+    if not as_json:  # revisions and the continuity pass as they happen, on stderr
+        display = PlainDisplay()
+        display.labels = display.prompts.labels(folder.language())
+        observer = display
     folder.lock()
     try:
         if not dry_run:
             logs.configure(level=logs.LOG_LEVEL.get(), json_file=folder.log_path)
-        result = asyncio.run(_closing(client, sync_run(folder, _quiet, client, dry_run)))
+        work = sync_run(folder, observer, client, dry_run, None if as_json else _print_plan)
+        result = asyncio.run(_closing(client, work))
     finally:
         folder.unlock()
-    click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else result.render())
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    elif result.done:
+        click.echo(result.render_outcome())
+
+
+def _print_plan(result: SyncResult) -> None:
+    """The plan, before the sync does anything."""
+    click.echo(result.render_plan())
 
 
 def _quiet(event: str, fields: dict[str, Any]) -> None:

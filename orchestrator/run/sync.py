@@ -28,7 +28,7 @@ number, and nothing is applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +88,7 @@ class SyncResult:
     plan: SyncPlan
     dry_run: bool = False
     done: bool = False  # False: nothing to do (or a dry run)
+    nothing: bool = False  # nothing to do: every file matches, no plan changed
     extracted: list[int] = field(default_factory=list)
     rewritten: list[int] = field(default_factory=list)
     revised: list[int] = field(default_factory=list)
@@ -100,6 +101,7 @@ class SyncResult:
             "run_dir": self.run_dir,
             "dry_run": self.dry_run,
             "done": self.done,
+            "nothing": self.nothing,
             "plan": self.plan.to_dict(),
             "extracted": self.extracted,
             "rewritten": self.rewritten,
@@ -111,18 +113,28 @@ class SyncResult:
 
     def render(self) -> str:
         """The plan, then what was done, in the book's language."""
+        done = self.render_outcome()
+        return self.render_plan() + (f"\n{done}" if done else "")
+
+    def render_plan(self) -> str:
+        """What the sync found and means to do (printed before it does anything)."""
         labels = PromptLibrary().labels(self.language)
         lines = [labels("sync.head", run_dir=self.run_dir)]
-        if self.plan.empty and not self.done:
+        if self.nothing:
             lines.append(labels("sync.nothing"))
             return "\n".join(lines)
         lines += [f"  {line}" for line in self.plan.render(labels)]
         if self.dry_run:
             lines.append(labels("sync.dry_run"))
-            return "\n".join(lines)
+        return "\n".join(lines)
+
+    def render_outcome(self) -> str:
+        """What the sync did: chapters read, rewritten and revised (with the notes each
+        revision was written with), findings for the author, files left as they were."""
         if not self.done:
-            return "\n".join(lines)
-        lines.append(
+            return ""
+        labels = PromptLibrary().labels(self.language)
+        lines = [
             labels(
                 "sync.done",
                 edited=labels.join([str(n) for n in self.extracted]),
@@ -130,7 +142,7 @@ class SyncResult:
                 revised=labels.join([str(n) for n in self.revised]),
                 findings=len(self.findings),
             )
-        )
+        ]
         for n, notes in sorted(self.notes.items()):
             lines += [f"  {n}: {note}" for note in notes]
         lines += [f"  {finding['detail']}" for finding in self.findings]
@@ -247,10 +259,14 @@ class Planned:
 
 
 async def sync_run(
-    folder: RunFolder, observer: Observer, client: MeteredClient, dry_run: bool = False
+    folder: RunFolder,
+    observer: Observer,
+    client: MeteredClient,
+    dry_run: bool = False,
+    on_plan: Callable[[SyncResult], None] | None = None,
 ) -> SyncResult:
-    """Plan the sync of ``folder``'s book and, unless ``dry_run``, carry it out. The caller
-    holds the run lock."""
+    """Plan the sync of ``folder``'s book and, unless ``dry_run``, carry it out; the plan
+    goes to ``on_plan`` before anything is written. The caller holds the run lock."""
     started_at = datetime.now(UTC)
     if not folder.path(MANIFEST_FILE).exists():
         raise RunFolderError(
@@ -267,7 +283,10 @@ async def sync_run(
         language = request.config.project.language
         result = SyncResult(str(folder.root), language, planned.plan, dry_run)
         coordinator.emit("sync_planned", **planned.plan.to_dict())
-        if dry_run or (planned.plan.empty and verify(folder).ok):
+        result.nothing = planned.plan.empty and verify(folder).ok
+        if on_plan is not None:
+            on_plan(result)
+        if dry_run or result.nothing:
             return result
         _remove_temp_files(folder)
         await claim_store(manager, folder, url)
