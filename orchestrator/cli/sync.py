@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,7 +16,11 @@ from orchestrator.cli.errors import user_errors
 from orchestrator.cli.runs import RUN
 
 if TYPE_CHECKING:
+    from agents.clients.metered import MeteredClient
     from orchestrator.run.sync import SyncResult
+
+T = TypeVar("T")
+EXIT_INTERRUPTED = 130  # as run and resume: the shell's convention for SIGINT
 
 Observer = Callable[[str, dict[str, Any]], None]
 
@@ -59,6 +63,9 @@ def sync(run_dir: Path, dry_run: bool, as_json: bool) -> None:
             logs.configure(level=logs.LOG_LEVEL.get(), json_file=folder.log_path)
         work = sync_run(folder, observer, client, dry_run, None if as_json else _print_plan)
         result = asyncio.run(_closing(client, work))
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: run `orchestrator sync {folder.root}` again", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     finally:
         folder.unlock()
     if as_json:
@@ -76,8 +83,8 @@ def _quiet(event: str, fields: dict[str, Any]) -> None:
     """The run's events go to its log only; sync prints its plan and its result."""
 
 
-async def _closing(client: Any, work: Any) -> Any:
+async def _closing(client: MeteredClient, work: Awaitable[T]) -> T:
     try:
         return await work
     finally:
-        await client.aclose()
+        await client.aclose()  # in the loop that opened its connections
