@@ -158,9 +158,8 @@ class Coordinator:
 
         ``restored`` chapters (a resumed run) keep their committed attempt; they
         are validated like any other, and the rest are written. Chapters the rule
-        rewrites (``RevisionRule.rewrite``: a sync's changed plans and the revisions it
-        knows it needs) are queued at once with their notes, so they are written in
-        parallel; their kept attempt stands until the new one commits (or if it fails).
+        rewrites (``RevisionRule.rewrite``: a sync's changed plans) are queued at once with
+        their notes; their kept attempt stands until the new one commits (or if it fails).
         """
         s = self.scheduling
         schedule = Schedule(len(outline.chapters), s.mode, s.window, s.workers)
