@@ -210,6 +210,7 @@ def anthropic_settings(llm: LLMSection, environ: Mapping[str, str]) -> Anthropic
         stream_from_tokens=llm.stream_from_tokens,
         concurrency=llm.concurrency,
         retry=llm.retry,
+        cache_ttl=llm.cache_ttl,
     )
 
 

@@ -235,6 +235,11 @@ class LLMSection(_Section):
     budget_usd: float | None = Field(
         default=None, gt=0, description="start no chapter once the estimated cost would pass this"
     )
+    cache_ttl: Literal["5m", "1h"] = Field(
+        default="5m",
+        description="anthropic: how long the prompt cache keeps the shared prefix; 1h for "
+        "runs with pauses over 5 minutes (its writes cost 2x input instead of 1.25x)",
+    )
     agents: AgentRoutes = Field(default_factory=AgentRoutes)
 
     _url = field_validator("base_url")(_http_url)

@@ -4,9 +4,9 @@ It knows the three tools the agents ask for (``outline``, ``chapter_output``,
 ``continuity_report``) and reads what it needs from the English prompt
 templates: the chapter count and cast for an outline, the chapter's number,
 title, length and foreshadowing for a chapter. Tokens are counted at four
-characters a token. The prompt cache is a set of prefixes: the first request
-with a ``cache_control`` block writes the prefix (tools, then the system blocks
-up to that one), every later identical prefix reads it.
+characters a token. The prompt cache (``PromptCache``) keeps prefixes (tools, then
+the system blocks up to the last ``cache_control`` block) by the API's rules: a
+minimum length per model, readable once the writing response has begun, a TTL.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import hashlib
 import json
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,27 +158,99 @@ class CountedUsage:
         }
 
 
-class PromptCache:
-    """Prefixes written to the fake cache (thread-safe: requests run in threads)."""
+# The shortest prefix each model caches (the API's prompt-caching page); others: 1,024.
+MINIMUMS = {
+    "claude-opus-4-6": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-haiku-4-5": 4096,
+    "claude-sonnet-4-6": 2048,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
+DEFAULT_MINIMUM = 1024
+TTL_S = {"5m": 300.0, "1h": 3600.0}
 
-    def __init__(self) -> None:
-        self._written: set[str] = set()
+
+def minimum_of(model: str) -> int:
+    """The fewest tokens ``model`` caches (its name without a date suffix)."""
+    return MINIMUMS.get(re.sub(r"-(\d{8}|latest)$", "", model), DEFAULT_MINIMUM)
+
+
+@dataclass
+class _Entry:
+    ttl_s: float
+    used_at: float
+    readable: bool = False  # once the writing request's response has begun
+
+
+class PromptCache:
+    """The fake's prompt cache, by the API's rules (thread-safe: requests run in threads).
+
+    A prefix under its model's minimum is not cached (all of it is input). A prefix is
+    read when an entry for it is readable (its writer's response has begun: ``begun``)
+    and was used within its TTL (5 minutes, or ``"ttl": "1h"`` on its mark); else the
+    request writes it. ``writes`` and ``reads`` count them.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.writes = 0
+        self.reads = 0
+        self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+
+    def input_counted(self, body: dict[str, Any]) -> int:
+        """The input tokens the request counts against the input limit (reads do not)."""
+        key, cached, rest = _cacheable(body)
+        with self._lock:
+            hit = key is not None and self._readable(key)
+        return tokens(rest) + (0 if hit or not cached else tokens(cached))
 
     def usage(self, body: dict[str, Any], output: str) -> CountedUsage:
         """Input split into cache write, cache read and the rest, plus the output."""
-        cached, rest = _split_at_cache_mark(body)
-        prefix_tokens = tokens(cached) if cached else 0
-        written = read = 0
-        if cached:
-            key = hashlib.sha256(f"{body.get('model')}\0{cached}".encode()).hexdigest()
-            with self._lock:
-                if key in self._written:
-                    read = prefix_tokens
-                else:
-                    self._written.add(key)
-                    written = prefix_tokens
-        return CountedUsage(tokens(rest), tokens(output), written, read)
+        key, cached, rest = _cacheable(body)
+        if key is None:
+            text = "\n".join(part for part in (cached, rest) if part)
+            return CountedUsage(tokens(text), tokens(output), 0, 0)
+        with self._lock:
+            if self._readable(key):
+                self._entries[key].used_at = self.clock()
+                self.reads += 1
+                return CountedUsage(tokens(rest), tokens(output), 0, tokens(cached))
+            entry = self._entries.get(key)
+            if entry is None or entry.readable:  # none yet, or expired: a new one
+                self._entries[key] = _Entry(ttl_of(body), self.clock())
+            self.writes += 1
+        return CountedUsage(tokens(rest), tokens(output), tokens(cached), 0)
+
+    def begun(self, body: dict[str, Any]) -> None:
+        """The response to ``body`` has begun: what it wrote can be read from now on."""
+        key, _, _ = _cacheable(body)
+        with self._lock:
+            entry = self._entries.get(key) if key is not None else None
+            if entry is not None and not entry.readable:
+                entry.readable, entry.used_at = True, self.clock()
+
+    def _readable(self, key: str) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and entry.readable and self.clock() - entry.used_at <= entry.ttl_s
+
+
+def ttl_of(body: dict[str, Any]) -> float:
+    """The TTL of the request's last cache mark."""
+    system = body.get("system") or []
+    marks = [b["cache_control"] for b in system if isinstance(b, dict) and b.get("cache_control")]
+    return TTL_S.get(marks[-1].get("ttl", "5m"), TTL_S["5m"]) if marks else TTL_S["5m"]
+
+
+def _cacheable(body: dict[str, Any]) -> tuple[str | None, str, str]:
+    """(the cache key or None, the marked prefix, the rest); no key when the prefix is under
+    the model's minimum."""
+    cached, rest = _split_at_cache_mark(body)
+    model = str(body.get("model"))
+    if not cached or tokens(cached) < minimum_of(model):
+        return None, cached, rest
+    return hashlib.sha256(f"{model}\0{cached}".encode()).hexdigest(), cached, rest
 
 
 def _split_at_cache_mark(body: dict[str, Any]) -> tuple[str, str]:
