@@ -165,7 +165,8 @@ class PromptCaching:
         self.ttl: CacheTTL = ttl
         self.gate = CacheGate(ttl_s=TTL_SECONDS[ttl], clock=clock)
         self._model_of = model_of or (lambda request: request.model)
-        self._warned: set[tuple[str, str]] = set()
+        # (agent, model) -> (prefix tokens, the model's minimum) of prefixes too short to cache
+        self.too_short: dict[tuple[str, str], tuple[int, int]] = {}
 
     def prepare(self, request: LLMRequest) -> tuple[LLMRequest, str | None, int]:
         """``request`` as it is to be sent (unmarked when its prefix is too short), its
@@ -200,9 +201,9 @@ class PromptCaching:
                 self.gate.abandoned(key)  # nothing when its response had begun
 
     def _warn_short(self, agent: str, model: str, tokens: int, minimum: int) -> None:
-        if (agent, model) in self._warned:
+        if (agent, model) in self.too_short:
             return
-        self._warned.add((agent, model))
+        self.too_short[agent, model] = (tokens, minimum)
         log.warning(
             "prompt_cache_too_short",
             agent=agent,

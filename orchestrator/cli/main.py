@@ -31,6 +31,11 @@ COMMANDS: Mapping[str, tuple[str, str, str]] = {
         "status",
         "How a run stands: finished, failed, running or interrupted.",
     ),
+    "estimate": (
+        "orchestrator.cli.estimate",
+        "estimate",
+        "What a book will cost, and how long its limits allow.",
+    ),
     "runs": ("orchestrator.cli.runs", "runs", "List the runs: state, chapters written, cost."),
     "verify": (
         "orchestrator.cli.run",
