@@ -152,6 +152,8 @@ class PromptCaching:
 
     ``model_of`` names the model whose rules apply to a request (default: the one it
     calls; ``orchestrator estimate`` applies a real model's rules to offline calls).
+    ``gated=False`` lets every call go at once (how the client behaved before the
+    gate; the benchmarks compare the two).
     """
 
     def __init__(
@@ -160,7 +162,9 @@ class PromptCaching:
         ttl: CacheTTL = "5m",
         model_of: Callable[[LLMRequest], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        gated: bool = True,
     ) -> None:
+        self.gated = gated
         self.minimums = minimums if minimums is not None else CacheMinimums()
         self.ttl: CacheTTL = ttl
         self.gate = CacheGate(ttl_s=TTL_SECONDS[ttl], clock=clock)
@@ -189,8 +193,8 @@ class PromptCaching:
         A writing call that leaves without ``begun()`` (it failed) lets the next one write.
         """
         request, key, tokens = self.prepare(request)
-        if key is None:
-            yield request, CacheTurn(None, False, tokens)
+        if key is None or not self.gated:
+            yield request, CacheTurn(key if self.gated else None, False, tokens)
             return
         writes = await self.gate.enter(key)
         turn = CacheTurn(key, writes, tokens, self.gate)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from agents.clients.caching import PromptCaching, load_cache_minimums
+from agents.clients.caching import CacheMinimums, PromptCaching, load_cache_minimums
 from agents.clients.pricing import load_prices
 from agents.clients.rate_limiter import RateLimiter
 from tests.anthropic.conftest import MODEL, MakeClient, StartFake, run_on_fake
@@ -144,3 +145,30 @@ async def test_429s_and_headers_teach_a_client_with_no_limits_set(
     assert fake.rate.refused - first_burst <= 2  # the second burst kept to the limit
     refused = [r for r in fake.requests if r.fault == "over_limit"]
     assert all(r.body for r in refused)
+
+
+async def test_the_fake_lets_no_one_read_an_entry_before_its_writers_response_began(
+    make_client: MakeClient,
+) -> None:
+    fake = FakeAnthropic(reply_s=0.4, first_event_s=0.3).start()
+    try:
+        client = make_client(fake)
+        client.caching = PromptCaching(load_cache_minimums(), gated=False)  # all at once
+        await asyncio.gather(*(client.complete(writer_request(n)) for n in range(1, 6)))
+    finally:
+        fake.stop()
+    assert (fake.cache.writes, fake.cache.reads) == (5, 0)  # each paid the write
+
+
+async def test_the_fake_caches_no_prefix_under_the_models_minimum(
+    start_fake: StartFake, make_client: MakeClient
+) -> None:
+    fake = start_fake()
+    client = make_client(fake)
+    client.caching = PromptCaching(CacheMinimums())  # marks whatever is marked
+    short = writer_request(1)
+    short = replace(short, system=(short.system[0], replace(short.system[1], text="Vell.")))
+    first = await client.complete(short)
+    second = await client.complete(short)
+    assert fake.requests[0].body["system"][1]["cache_control"]  # marked, but too short
+    assert first.usage.cache_write_tokens == second.usage.cache_read_tokens == 0

@@ -2,9 +2,10 @@
 
 Three token buckets that refill continuously (a full bucket a ``window_s``: 60 s as
 the API's minute, less to scale a benchmark down). A request is admitted when one
-request and its input tokens are left and the output bucket is not empty; cache
-reads are not counted as input (the API does not count them on current models),
-cache writes are. Output is counted as it is produced (``spend_output``). A refused
+request, its input tokens and its ``max_tokens`` of output are left (the API
+reserves output at ``max_tokens`` and settles it at the end: ``spend_output``);
+cache reads are not counted as input (the API does not count them on current
+models), cache writes are. A refused
 request gets a 429 with ``retry-after``: the seconds until it would be admitted.
 Every reply carries ``anthropic-ratelimit-*`` headers with the buckets' levels (per
 window: a client against a scaled fake scales its minute the same, ``RateLimiter.window_s``).
@@ -55,11 +56,16 @@ class RateLimits:
         self._levels = {kind: float(self.limits.of(kind)) for kind in KINDS}
         self._stamp = self.clock()
 
-    def admit(self, input_tokens: int) -> float | None:
-        """Take one request and ``input_tokens``; None when admitted, else seconds to wait."""
+    def admit(self, input_tokens: int, max_tokens: int = 1) -> float | None:
+        """Take one request, ``input_tokens`` and ``max_tokens`` of output; None when
+        admitted, else the seconds to wait."""
         with self._lock:
             self._refill()
-            needs = {"requests": 1.0, "input-tokens": float(input_tokens), "output-tokens": 1.0}
+            needs = {
+                "requests": 1.0,
+                "input-tokens": float(input_tokens),
+                "output-tokens": float(max_tokens),
+            }
             short = {
                 kind: min(needs[kind], self.limits.of(kind)) - self._levels[kind] for kind in KINDS
             }
@@ -70,13 +76,14 @@ class RateLimits:
                 return worst * self.limits.window_s / self.limits.of(kind)
             self._levels["requests"] -= 1
             self._levels["input-tokens"] -= input_tokens
+            self._levels["output-tokens"] -= max_tokens
             return None
 
-    def spend_output(self, output_tokens: int) -> None:
-        """Count a reply's output."""
+    def spend_output(self, output_tokens: int, reserved: int = 0) -> None:
+        """Settle a reply's output against what its request reserved."""
         with self._lock:
             self._refill()
-            self._levels["output-tokens"] -= output_tokens
+            self._levels["output-tokens"] += reserved - output_tokens
 
     def headers(self) -> dict[str, str]:
         """``anthropic-ratelimit-<kind>-limit``, ``-remaining`` and ``-reset`` (when whole)."""

@@ -137,7 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         fault = self.fake.script.take(entry.agent, entry.chapter)
         if fault is None:
-            wait = self.fake.rate.admit(self.fake.cache.input_counted(request))
+            wait = self.fake.rate.admit(
+                self.fake.cache.input_counted(request), int(request.get("max_tokens", 1))
+            )
             fault = None if wait is None else Fault("over_limit", retry_after=round(wait, 3))
         entry.fault = fault.kind if fault else None
         self.fake.record(entry)
@@ -171,7 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         # Recorded before the last bytes go out: a client that has its reply may look at once.
         if kind in DELIVERED:
             entry.usage = usage
-        self.fake.rate.spend_output(usage.output_tokens)
+        reserved = 0 if kind else int(request.get("max_tokens", 1))  # admitted by the limits
+        self.fake.rate.spend_output(usage.output_tokens, reserved)
         time.sleep(self.fake.first_event_s)
         if request.get("stream"):
             self._stream(request, message, fault, entry)
@@ -219,6 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(
         self, request: dict[str, Any], message: dict[str, Any], fault: Fault | None, entry: Recorded
     ) -> None:
+        self.fake.cache.begun(request)  # the response begins: its prefix can be read
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
@@ -229,8 +233,6 @@ class _Handler(BaseHTTPRequestHandler):
         kind = fault.kind if fault else None
         pause = max(0.0, self.fake.reply_s - self.fake.first_event_s) / max(1, len(events) - 1)
         for index, (name, data) in enumerate(events):
-            if index == 1:
-                self.fake.cache.begun(request)  # message_start is out
             if index:
                 time.sleep(pause)
             if index == 2 and kind == "drop_stream":
