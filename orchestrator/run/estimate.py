@@ -129,12 +129,15 @@ def agent_models(config: ProjectConfig, model: str | None) -> dict[str, str]:
 
 
 def offline_config(config: ProjectConfig) -> ProjectConfig:
-    """``config`` run by the offline model, at once, with its store in the run folder."""
+    """``config`` run by the offline model, at once, with its store in the run folder, and
+    writers of its own (a project written only by joined workers would wait for them)."""
     llm = config.llm.model_copy(
         update={"provider": "offline", "latency_ms": 0, "budget_usd": None, "agents": AgentRoutes()}
     )
     state = config.state.model_copy(update={"url": None})
-    return config.model_copy(update={"llm": llm, "state": state})
+    workers = max(1, config.orchestrator.workers)
+    orchestrator = config.orchestrator.model_copy(update={"workers": workers})
+    return config.model_copy(update={"llm": llm, "state": state, "orchestrator": orchestrator})
 
 
 async def estimate_book(
