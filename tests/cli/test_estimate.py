@@ -97,3 +97,22 @@ def test_a_model_without_a_price_is_a_clear_error(project: tuple[Path, Path]) ->
     assert "no price for 'claude-nonesuch-9'" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert files_under(home) == before
+
+
+def test_a_project_written_only_by_joined_workers_is_estimated_too(
+    project: tuple[Path, Path],
+) -> None:
+    home, scratch = project
+    proc = orchestrator(
+        "estimate", "config.yaml", "--model", MODEL, "--json", cwd=home,
+        env=cli_env(TMPDIR=str(scratch)),
+    )  # fmt: skip
+    config = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    config["orchestrator"]["workers"] = 0
+    write_project(home, yaml.safe_dump(config, allow_unicode=True))
+    joined = orchestrator(
+        "estimate", "config.yaml", "--model", MODEL, "--json", cwd=home,
+        env=cli_env(TMPDIR=str(scratch)),
+    )  # fmt: skip
+    assert proc.returncode == joined.returncode == 0, joined.stderr
+    assert json.loads(joined.stdout)["chapters"] == json.loads(proc.stdout)["chapters"]
