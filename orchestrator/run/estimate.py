@@ -90,16 +90,20 @@ class Estimate:
         total = usage.input_tokens + usage.cache_write_tokens + read
         return read / total if total else 0.0
 
-    def limits_bound_s(self) -> float | None:
-        """The shortest wall time the per-minute limits allow (None: no limit configured)."""
-        usage, limits = self.usage, self.rate_limits
+    def limits_minutes(self) -> dict[str, float]:
+        """Limit -> the minutes the book's needs take at it (configured limits only)."""
+        usage = self.usage
         needs = {
             "requests_per_minute": self.calls,
             "input_tokens_per_minute": usage.input_tokens + usage.cache_write_tokens,
             "output_tokens_per_minute": usage.output_tokens,
         }
-        minutes = [needs[k] / v for k, v in limits.items() if v]
-        return max(minutes) * 60 if minutes else None
+        return {k: needs[k] / v for k, v in self.rate_limits.items() if v}
+
+    def limits_bound_s(self) -> float | None:
+        """The shortest wall time the per-minute limits allow (None: no limit configured)."""
+        minutes = self.limits_minutes()
+        return max(minutes.values()) * 60 if minutes else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -248,9 +252,11 @@ def _bound_line(estimate: Estimate) -> str:
     bound = estimate.limits_bound_s()
     if bound is None:
         return "wall time: no llm.rate_limits set; set them to see the time they allow"
+    minutes = estimate.limits_minutes()
+    binding = max(minutes, key=lambda k: minutes[k]).removesuffix("_per_minute")
     return (
         f"wall time the rate limits allow: at least {bound / 60:.1f} min "
-        "(requests, counted input and output tokens over their per-minute limits)"
+        f"({binding.replace('_', ' ')} bind; cache reads do not count against input)"
     )
 
 
