@@ -52,11 +52,12 @@ class Agent:
         *,
         bible: str,
         user: str,
-        output: type[BaseModel],
+        output: type[BaseModel] | None,
         brief: BaseModel,
         instructions: str | None = None,
     ) -> LLMRequest:
-        """A request whose system prompt is the instructions, then the cacheable bible."""
+        """A request whose system prompt is the instructions, then the cacheable bible;
+        ``output`` None asks for plain text."""
         system = (
             SystemBlock(self.instructions() if instructions is None else instructions),
             SystemBlock(bible, cache=True),

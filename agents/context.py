@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from agents.prompts import PromptLibrary
 from agents.render import render_state
-from agents.tokens import estimate_tokens, truncate_to_tokens
+from agents.tokens import estimate_tokens, tail_to_tokens, truncate_to_tokens
 from state.models import StoryState
 
 # Shares of the budget (after the fixed part of the prompt) each part may take.
@@ -38,6 +38,7 @@ class ContextBudget:
     recent: int = 3
     arc_size: int = 10
     arc_tokens: int = 150
+    ending: int = 400  # tokens of the previous chapter's end, once it is final
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +91,7 @@ class ContextBuilder:
     def _state(
         self, state: StoryState, focus: Collection[str], threads: Collection[str], cap: int
     ) -> str:
-        full = render_state(state, threads=threads)
-        if estimate_tokens(full) <= cap:
-            return full
-        # Too many characters or threads: keep the ones on stage, then cut.
-        return truncate_to_tokens(render_state(state, characters=focus, threads=threads), cap)
+        return state_within(state, focus, threads, cap)
 
     def _recent(self, summaries: Mapping[int, str], numbers: list[int], cap: int) -> str:
         lines = [
@@ -134,6 +131,34 @@ class ContextBuilder:
     def _compress(self, summaries: list[str]) -> str:
         joiner = "" if self.language == "zh" else " "
         return compress(tuple(summaries), joiner, self.budget.arc_tokens)
+
+
+def state_within(
+    state: StoryState, focus: Collection[str], threads: Collection[str], cap: int
+) -> str:
+    """The state as YAML within ``cap`` tokens: all of it if it fits, else the characters in
+    ``focus`` (and the ``threads``), cut to fit."""
+    full = render_state(state, threads=threads)
+    if estimate_tokens(full) <= cap:
+        return full
+    return truncate_to_tokens(render_state(state, characters=focus, threads=threads), cap)
+
+
+def closing_paragraphs(text: str, max_tokens: int) -> str:
+    """The last paragraphs of ``text`` within ``max_tokens`` (the last one cut from its
+    start when even it is too long); empty when ``max_tokens`` is 0."""
+    if max_tokens <= 0 or not text.strip():
+        return ""
+    paragraphs = [p for p in text.strip().split("\n\n") if p.strip()]
+    kept: list[str] = []
+    for paragraph in reversed(paragraphs):
+        if kept and estimate_tokens("\n\n".join([paragraph, *kept])) > max_tokens:
+            break
+        kept.insert(0, paragraph)
+    closing = "\n\n".join(kept)
+    if estimate_tokens(closing) <= max_tokens:
+        return closing
+    return tail_to_tokens(closing, max_tokens)
 
 
 @lru_cache(maxsize=4096)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from agents.schemas import ContinuityFinding, FindingKind, Outline
-from state.models import Foreshadowing, StoryState
+from state.models import CHARACTERS, FieldChange, Foreshadowing, StoryState
 
 
 def rule_findings(
@@ -27,6 +27,18 @@ def death_chapters(outline: Outline) -> dict[str, int]:
         for change in plan.changes:
             if change.character and change.field == "alive" and change.new is False:
                 deaths.setdefault(change.character, plan.number)
+    return deaths
+
+
+def committed_deaths(changes: Mapping[int, Iterable[FieldChange]]) -> dict[str, int]:
+    """Character -> the chapter whose committed changes kill them (what was written,
+    which may differ from the outline's plan)."""
+    deaths: dict[str, int] = {}
+    for chapter in sorted(changes):
+        for change in changes[chapter]:
+            kind, _, name = change.key.partition("/")
+            if kind == CHARACTERS and change.field == "alive" and change.new is False:
+                deaths.setdefault(name, chapter)
     return deaths
 
 

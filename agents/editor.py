@@ -30,9 +30,17 @@ class ContinuityEditor(Agent):
         self.bible = render_bible(prompts, brief)
 
     async def review(
-        self, outline: Outline, summaries: Mapping[int, str], final_state: StoryState
+        self,
+        outline: Outline,
+        summaries: Mapping[int, str],
+        final_state: StoryState,
+        deaths: Mapping[str, int] | None = None,
     ) -> list[ContinuityFinding]:
-        """Findings in chapter order: the rules' and the model's, without duplicates."""
+        """Findings in chapter order: the rules' and the model's, without duplicates.
+
+        ``deaths``: the chapter the committed story kills each character in
+        (``committed_deaths``), where it may differ from the outline's plan.
+        """
         known = rule_findings(outline, summaries, final_state)
         recap = "\n".join(
             self.prompts.render("recap", self.language, number=n, summary=summaries[n].strip())
@@ -52,6 +60,7 @@ class ContinuityEditor(Agent):
             state=final_state,
             language=self.brief.language,
             known=known,
+            deaths=dict(deaths or {}),
         )
         request = self.request(bible=self.bible, user=user, output=ContinuityReport, brief=brief)
         total = len(outline.chapters)

@@ -152,3 +152,11 @@ def _change_text(change: PlannedChange, labels: Labels) -> str:
     field = labels.name("fields", change.field)
     value = labels.value(change.field, change.new)
     return labels("outline.change", subject=subject, field=field, value=value)
+
+
+def book_lines(outline: Outline, labels: Labels) -> list[str]:
+    """The book's arc, a line a chapter: its number and title, and its first beat."""
+    return [
+        f"{labels('outline.chapter', number=plan.number, title=plan.title)}: {plan.beats[0]}"
+        for plan in outline.chapters
+    ]

@@ -1,9 +1,10 @@
 """The agents' structured inputs and outputs: pydantic models at the LLM boundary.
 
-Outputs a model produces: ``Outline`` (planner), ``ChapterOutput`` (writer),
-``ContinuityReport`` (editor). Briefs the prompts are rendered from:
-``ProjectBrief``, ``WritingBrief``, ``ReviewBrief``. What the writer returns to
-the coordinator: ``ChapterDraft``, with a ``state.models.StateDelta``.
+Outputs a model produces: ``Outline`` (planner), ``ChapterReport`` (extractor),
+``ContinuityReport`` (editor); the writer's reply is plain prose. Briefs the
+prompts are rendered from: ``ProjectBrief``, ``WritingBrief``,
+``ExtractionBrief``, ``ReviewBrief``. What the writer returns to the
+coordinator: ``ChapterDraft``, with a ``state.models.StateDelta``.
 """
 
 from __future__ import annotations
@@ -222,25 +223,48 @@ class WritingBrief(_Schema):
     attempt: int = Field(default=1, ge=1)
     previous_summary: str = ""
     notes: list[str] = Field(default_factory=list)
+    so_far: str = Field(default="", description="a continuation: the chapter written so far")
 
 
-class ChapterOutput(_Schema):
-    """The writer model's reply: the chapter and a report of what changed in it."""
+class ChapterReport(_Schema):
+    """The extractor's reply: what actually happened in a finished chapter's text."""
 
-    title: str = Field(min_length=1)
-    text: str = Field(min_length=1)
-    summary: str = Field(min_length=1)
-    changes: list[PlannedChange] = Field(
-        default_factory=list, description="state changes that actually happened, end values"
+    summary: str = Field(
+        min_length=1, description="two or three sentences: who did what, and where"
     )
-    planted: list[str] = Field(default_factory=list, description="foreshadowing ids planted")
-    paid_off: list[str] = Field(default_factory=list, description="foreshadowing ids paid off")
+    changes: list[PlannedChange] = Field(
+        default_factory=list,
+        description="state changes the text shows, with end-of-chapter values",
+    )
+    planted: list[str] = Field(
+        default_factory=list, description="foreshadowing ids the text plants"
+    )
+    paid_off: list[str] = Field(
+        default_factory=list, description="foreshadowing ids the text pays off"
+    )
+
+
+class ExtractionBrief(_Schema):
+    """What one extractor call is given, as data: the chapter's text and what it read."""
+
+    plan: ChapterPlan
+    state: StoryState = Field(description="the state as of this chapter")
+    text: str
+    language: Language = "en"
+    places: list[str] = Field(default_factory=list)
+    attempt: int = Field(default=1, ge=1, description="the chapter attempt it reads")
 
 
 class ChapterJob(_Schema):
     """One attempt at one chapter, as the coordinator hands it to a writer."""
 
     plan: ChapterPlan
+    book: list[str] = Field(
+        default_factory=list, description="the whole book's outline, a line a chapter"
+    )
+    previous_ending: str = Field(
+        default="", description="the text of the chapter before, once it is final"
+    )
     state: StoryState = Field(description="the state as of this chapter: what it reads")
     summaries: dict[int, str] = Field(default_factory=dict, description="earlier chapters")
     attempt: int = Field(default=1, ge=1)
@@ -284,3 +308,6 @@ class ReviewBrief(_Schema):
     state: StoryState
     language: Language = "en"
     known: list[ContinuityFinding] = Field(default_factory=list)
+    deaths: dict[str, int] = Field(
+        default_factory=dict, description="character -> the chapter the written story kills them in"
+    )

@@ -38,3 +38,21 @@ def truncate_to_tokens(text: str, max_tokens: int, marker: str = " \u2026") -> s
         else:
             high = middle - 1
     return text[:low].rstrip() + marker
+
+
+def tail_to_tokens(text: str, max_tokens: int, marker: str = "\u2026 ") -> str:
+    """The end of ``text`` (after ``marker``) whose estimate is at most ``max_tokens``."""
+    if estimate_tokens(text) <= max_tokens:
+        return text
+    room = max_tokens - estimate_tokens(marker)
+    if room <= 0:
+        return ""
+    # The longest suffix within ``room``: estimates grow with the suffix, so bisect.
+    low, high = 0, min(len(text), room * int(CHARS_PER_TOKEN))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if estimate_tokens(text[len(text) - middle :]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return marker + text[len(text) - low :].lstrip()

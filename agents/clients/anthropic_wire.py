@@ -90,4 +90,4 @@ def response_of(request: LLMRequest, message: APIMessage, usage: Usage) -> LLMRe
             if block.type == "tool_use" and block.name == wanted:
                 text = json.dumps(block.input, ensure_ascii=False)
                 break
-    return LLMResponse(model=message.model, usage=usage, text=text)
+    return LLMResponse(model=message.model, usage=usage, text=text, stop_reason=message.stop_reason)

@@ -90,12 +90,18 @@ class Usage(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class LLMResponse:
-    """A model's reply: its text, or the validated structured object, and the usage."""
+    """A model's reply: its text, or the validated structured object, and the usage.
+
+    ``stop_reason`` says why the reply ended, in the Messages API's words:
+    ``end_turn`` (a natural end), ``max_tokens`` (cut at the limit), ``tool_use``,
+    ``stop_sequence``; None when the server did not say.
+    """
 
     model: str
     usage: Usage
     text: str = ""
     parsed: BaseModel | None = None
+    stop_reason: str | None = None
 
     def output(self, model: type[M], agent: str = "model") -> M:
         """The reply as ``model``: the parsed object, else the text parsed as JSON.
@@ -123,7 +129,7 @@ def validation_problems(exc: ValidationError) -> list[str]:
 
 def tool_name(model: type[BaseModel]) -> str:
     """The name a structured output's tool or function is called by:
-    ``ChapterOutput`` -> ``chapter_output``."""
+    ``ChapterReport`` -> ``chapter_report``."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from agents.clients.base import LLMClient, LLMRequest, LLMResponse, Usage
 from agents.clients.journal import CallJournal, call_to_json
-from agents.schemas import WritingBrief
+from agents.schemas import ExtractionBrief, WritingBrief
 from state.models import utc_iso
 
 
@@ -183,6 +183,6 @@ def provider_of(client: LLMClient, agent: str) -> str | None:
 
 def _chapter_of(request: LLMRequest) -> tuple[int | None, int | None]:
     brief = request.brief
-    if isinstance(brief, WritingBrief):
+    if isinstance(brief, (WritingBrief, ExtractionBrief)):
         return brief.plan.number, brief.attempt
     return None, None

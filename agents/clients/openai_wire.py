@@ -174,7 +174,19 @@ def response_of(
                     break
         text = lenient_json(text)
     model = _get(completion, "model") or request.model
-    return LLMResponse(model=str(model), usage=usage, text=text)
+    finish = _get(choices[0], "finish_reason") if choices else None
+    return LLMResponse(model=str(model), usage=usage, text=text, stop_reason=stop_reason(finish))
+
+
+# OpenAI's ``finish_reason`` in the Messages API's words (``LLMResponse.stop_reason``).
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+
+def stop_reason(finish: Any) -> str | None:
+    """``length`` -> ``max_tokens``, ``stop`` -> ``end_turn``; others as the server says."""
+    if not isinstance(finish, str) or not finish:
+        return None
+    return STOP_REASONS.get(finish, finish)
 
 
 async def collect_stream(chunks: AsyncIterator[Any], model: str) -> dict[str, Any]:
@@ -186,11 +198,13 @@ async def collect_stream(chunks: AsyncIterator[Any], model: str) -> dict[str, An
     calls: dict[int, dict[str, str]] = {}
     usage: Any = None
     served = None
+    finish: Any = None
     async for chunk in chunks:
         served = _get(chunk, "model") or served
         usage = _get(chunk, "usage") or usage
         for choice in _get(chunk, "choices") or []:
             usage = _get(choice, "usage") or usage
+            finish = _get(choice, "finish_reason") or finish
             delta = _get(choice, "delta")
             text = _get(delta, "content")
             if isinstance(text, str):
@@ -209,4 +223,5 @@ async def collect_stream(chunks: AsyncIterator[Any], model: str) -> dict[str, An
         "content": "".join(content),
         "tool_calls": [{"function": calls[index]} for index in sorted(calls)],
     }
-    return {"model": served or model, "choices": [{"message": message}], "usage": usage}
+    choice = {"message": message, "finish_reason": finish}
+    return {"model": served or model, "choices": [choice], "usage": usage}

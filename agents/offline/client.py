@@ -1,7 +1,9 @@
 """OfflineClient: a deterministic local model for dry runs, tests and benchmarks.
 
-It answers the planner, writer and editor from the structured brief each
-request carries, never from a network. The same request and seed always give
+It answers the planner, writer, extractor and editor from the structured
+brief each request carries, never from a network: the writer's reply is plain
+prose, and the extractor reads whatever text it is given (the writer's, or an
+author's) without seeing how it was written. The same request and seed always give
 the same reply. ``latency_ms`` imitates a real model's timing: a call takes that
 long in all, its own writing included (the rest is an ``asyncio.sleep``, so
 concurrency behaves as it would against an API);
@@ -33,10 +35,12 @@ from agents.clients.caching import CacheTurn, PromptCaching
 from agents.errors import OfflineBriefError
 from agents.offline.editor import review_book
 from agents.offline.planner import draft_outline
+from agents.offline.reader import read_chapter
 from agents.offline.writer import draft_chapter
 from agents.schemas import (
-    ChapterOutput,
+    ChapterReport,
     ContinuityReport,
+    ExtractionBrief,
     Outline,
     ProjectBrief,
     ReviewBrief,
@@ -75,15 +79,18 @@ class OfflineClient:
         """Reply to ``request`` after the simulated latency."""
         async with self.caching.turn(request) as (request, turn), self._slot():
             started = time.perf_counter()
-            parsed = self._reply(request, self._rng(request))
-            text = parsed.model_dump_json()
+            reply = self._reply(request, self._rng(request))
+            parsed = reply if isinstance(reply, BaseModel) else None
+            text = reply if isinstance(reply, str) else reply.model_dump_json()
             turn.begun()
             # The latency is the whole call, its own writing included, as with an API.
             remaining = self.latency_s - (time.perf_counter() - started)
             if remaining > 0:
                 await asyncio.sleep(remaining)
             usage = _usage(request, turn, text, time.perf_counter() - started)
-        return LLMResponse(model=OFFLINE_MODEL, usage=usage, text=text, parsed=parsed)
+        return LLMResponse(
+            model=OFFLINE_MODEL, usage=usage, text=text, parsed=parsed, stop_reason="end_turn"
+        )
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
@@ -100,12 +107,14 @@ class OfflineClient:
         digest = hashlib.sha256(material.encode("utf-8")).digest()
         return random.Random(int.from_bytes(digest[:8], "big"))
 
-    def _reply(self, request: LLMRequest, rng: random.Random) -> BaseModel:
+    def _reply(self, request: LLMRequest, rng: random.Random) -> BaseModel | str:
         brief, wanted = request.brief, request.output_model
         if isinstance(brief, ProjectBrief) and wanted in (None, Outline):
             return draft_outline(brief, rng)
-        if isinstance(brief, WritingBrief) and wanted in (None, ChapterOutput):
+        if isinstance(brief, WritingBrief) and wanted is None:
             return draft_chapter(brief, rng, self.drift)
+        if isinstance(brief, ExtractionBrief) and wanted in (None, ChapterReport):
+            return read_chapter(brief)
         if isinstance(brief, ReviewBrief) and wanted in (None, ContinuityReport):
             return review_book(brief)
         output = wanted.__name__ if wanted else "text"

@@ -193,6 +193,8 @@ class _OutlineDraft:
         fact = self.voice.fill(
             self.voice.choose(self.rng, "facts"), other=other, place=self.setting
         )
+        if fact in self.sim.characters[pov].knowledge:  # nothing new to learn
+            return [], []
         known = [*self.sim.characters[pov].knowledge, fact]
         beat = self.voice.fill(self.voice.text("beat_learn"), pov=pov, fact=fact)
         return [self._change(pov, "knowledge", known)], [beat]
@@ -215,6 +217,8 @@ class _OutlineDraft:
         if number % 5 != 0 or other == pov or pov not in self.sim.characters:
             return [], []
         relation = self.voice.choose(self.rng, "relations")
+        if self.sim.characters[pov].relationships.get(other) == relation:  # nothing changes
+            return [], []
         relations = {**self.sim.characters[pov].relationships, other: relation}
         beat = self.voice.fill(
             self.voice.text("beat_relation"), pov=pov, other=other, relation=relation

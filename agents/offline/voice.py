@@ -31,6 +31,10 @@ class Voice:
             node = node[part]
         return node
 
+    def raw(self, key: str) -> Any:
+        """The bank ``key`` as the file holds it (a mapping, a list, a phrase)."""
+        return self._lookup(key)
+
     def text(self, key: str) -> str:
         """A single phrase."""
         return str(self._lookup(key))

@@ -1,13 +1,16 @@
-"""How the offline model writes a chapter: prose from the brief and a report of what changed.
+"""How the offline model writes a chapter: plain prose from the brief.
 
 The prose is built from the brief alone: the place, the characters on stage
 (with the emotion, items and relationships the state gives them), the beats,
-the foreshadowing planted and paid off, and the changes the chapter causes.
-Characters the state says are dead are remembered, never on stage.
+the foreshadowing planted and paid off, and the changes the chapter causes,
+each told in a sentence (what happened is read back from the text by the
+extractor, ``agents.offline.reader``). Characters the state says are dead are
+remembered, never on stage.
 
 With probability ``drift`` the chapter deviates from its plan: a character
-ends somewhere other than planned. The prose and the report both tell the
-deviation, as a model that wandered off its outline would.
+ends somewhere other than planned, and the prose tells it, as a model that
+wandered off its outline would. A continuation (``brief.so_far``) carries on
+with more of the same until the target length is made up.
 """
 
 from __future__ import annotations
@@ -17,35 +20,26 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.offline.voice import Voice, load_voice
-from agents.schemas import ChapterOutput, PlannedChange, WritingBrief, humanize
+from agents.schemas import PlannedChange, WritingBrief, humanize
 from agents.wordcount import count_words
 from state.models import CHARACTERS, CharacterState, StoryState
 
 
-def draft_chapter(brief: WritingBrief, rng: random.Random, drift: float) -> ChapterOutput:
-    """The chapter ``brief`` asks for; deterministic for a given ``rng`` state."""
+def draft_chapter(brief: WritingBrief, rng: random.Random, drift: float) -> str:
+    """The chapter ``brief`` asks for, as prose; deterministic for a given ``rng`` state.
+
+    A continuation (``brief.so_far`` set) is only the text that follows it.
+    """
     voice = load_voice(brief.language)
+    if brief.so_far:
+        return _Prose(brief, voice, rng, [], None).continuation(brief.so_far)
     changes = [c for c in brief.plan.changes if _possible(c, brief.state)]
     dead = [n for n in brief.plan.named_characters() if not is_alive(brief.state, n)]
     beats = [b for b in brief.plan.beats if not any(name in b for name in dead)]
     drifted: PlannedChange | None = None
     if rng.random() < drift:
         changes, beats, drifted = _drift(brief, voice, rng, changes, beats)
-    text = _Prose(brief, voice, rng, changes, drifted).write(beats)
-    summary = voice.say(
-        rng,
-        "prose.summary",
-        place=brief.plan.setting,
-        beats=voice.text("summary_join").join(beats),
-    )
-    return ChapterOutput(
-        title=brief.plan.title,
-        text=text,
-        summary=summary,
-        changes=changes,
-        planted=list(brief.plan.plants),
-        paid_off=list(brief.plan.payoffs),
-    )
+    return _Prose(brief, voice, rng, changes, drifted).write(beats)
 
 
 def is_alive(state: StoryState, name: str) -> bool:
@@ -138,6 +132,11 @@ class _Prose:
         head, tail = [self._opening()], [p for p in (self._outcome(), self._closing()) if p]
         have = sum(count_words(p, self.brief.language) for p in head + body + tail)
         return "\n\n".join(head + self._padded(body, self.brief.target_words - have) + tail)
+
+    def continuation(self, so_far: str) -> str:
+        """Interludes that carry ``so_far`` on to the target length (one at least)."""
+        missing = self.brief.target_words - count_words(so_far, self.brief.language)
+        return "\n\n".join(self._padded([], max(1, missing)))
 
     # -- helpers -------------------------------------------------------------
 
@@ -251,8 +250,10 @@ class _Prose:
 
     def _felt(self, name: str, change: PlannedChange) -> list[str]:
         old = self._person(name).emotion
-        if not old or old == change.new:
+        if old == change.new or not change.new:
             return []
+        if not old:
+            return [self._say("prose.emotion_set", name=name, new=change.new)]
         return [self._say("prose.emotion_shift", name=name, old=old, new=change.new)]
 
     def _learned(self, name: str, change: PlannedChange) -> list[str]:
@@ -273,7 +274,7 @@ class _Prose:
         return [] if change.new else [self._say("prose.death", name=name)]
 
     def _gifts(self) -> list[str]:
-        """Items that left one character's hands and reached another's."""
+        """Items handed from one character to another, lost, or come by."""
         lost: dict[str, str] = {}
         gained: list[tuple[str, str]] = []
         for change in self.changes:
@@ -283,8 +284,20 @@ class _Prose:
             after = set(change.new) if isinstance(change.new, list) else set()
             lost.update({item: change.character for item in before - after})
             gained += [(change.character, item) for item in sorted(after - before)]
-        return [
+        given = [(taker, item) for taker, item in gained if item in lost]
+        handed = {item for _, item in given}
+        gifts = [
             self._say("prose.give", giver=lost[item], taker=taker, item=item)
-            for taker, item in gained
-            if item in lost
+            for taker, item in given
         ]
+        losses = [
+            self._say("prose.lose", name=who, item=item)
+            for item, who in lost.items()
+            if item not in handed
+        ]
+        finds = [
+            self._say("prose.find", name=taker, item=item)
+            for taker, item in gained
+            if item not in lost
+        ]
+        return [*gifts, *losses, *finds]

@@ -4,8 +4,10 @@
 
     runs/<run-id>/
       run.json            who, what and when: the run id, the title, the state URL
-                          (the default store as ``sqlite://state.db``: relative to the folder)
-      config.yaml         the project file as used (with any --set overrides applied)
+                          (the default store as ``sqlite://state.db``: relative to the folder),
+                          and each ``resume --set`` (``config_changes``)
+      config.yaml         the project file as used (with any --set overrides applied, a
+                          resume's too)
       outline.json        the outline (also kept in the state store)
       outline.md          the same, for people
       drafts/012-2.md     every attempt at every chapter, written before its delta commits

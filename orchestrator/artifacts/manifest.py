@@ -81,15 +81,34 @@ def write_manifest(folder: RunFolder) -> dict[str, Any]:
     for relative in artifacts(folder):
         size, sha = file_digest(folder.root / relative)
         files.append({"path": relative.as_posix(), "size": size, "sha256": sha})
-    listing = json.dumps(files, sort_keys=True, separators=(",", ":")).encode("utf-8")
     manifest = {
         "run_id": folder.run_id,
         "created_at": utc_iso(),
-        "digest": hashlib.sha256(listing).hexdigest(),
+        "digest": _listing_digest(files),
         "files": files,
     }
     folder.write_json(MANIFEST_FILE, manifest)
     return manifest
+
+
+def refresh_entry(folder: RunFolder, name: str) -> None:
+    """Make one file's size and digest in the manifest current (no manifest: nothing), as
+    when the run itself changed it (``resume --set`` and ``config.yaml``). Only that entry:
+    any other file that no longer matches still shows in ``verify``."""
+    if not folder.path(MANIFEST_FILE).exists():
+        return
+    manifest = folder.read_json(MANIFEST_FILE)
+    size, sha = file_digest(folder.path(name))
+    entry = {"path": name, "size": size, "sha256": sha}
+    files = [e for e in manifest["files"] if e["path"] != name] + [entry]
+    files.sort(key=lambda e: Path(e["path"]))  # the order write_manifest lists them in
+    manifest.update(files=files, digest=_listing_digest(files))
+    folder.write_json(MANIFEST_FILE, manifest)
+
+
+def _listing_digest(files: list[dict[str, Any]]) -> str:
+    listing = json.dumps(files, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(listing).hexdigest()
 
 
 @dataclass

@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from agents.clients.windows import default_budget
 from orchestrator.errors import OrchestratorError
 
 SCENARIOS: dict[str, list[str]] = {
@@ -175,7 +176,10 @@ def _figures(run_dir: Path, elapsed: float, peak_mb: float) -> RunFigures:
         latency_ms=float(used["llm"]["latency_ms"]),
         last_prompt_tokens=prompts[-1] if prompts else 0,
         max_prompt_tokens=max(prompts, default=0),
-        context_budget=int(used["orchestrator"]["context_tokens"]),
+        context_budget=int(
+            used["orchestrator"].get("context_tokens")
+            or default_budget(str(used["llm"].get("model") or "offline"))
+        ),
     )
 
 

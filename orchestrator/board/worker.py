@@ -25,6 +25,7 @@ import structlog
 import yaml
 
 from agents.clients.metered import MeteredClient
+from agents.extractor import ChapterExtractor
 from agents.prompts import PromptLibrary
 from agents.writer import ChapterWriter
 from orchestrator.artifacts.folder import RunFolder, RunFolderError
@@ -32,7 +33,12 @@ from orchestrator.artifacts.ownership import check_owner
 from orchestrator.board.attempt import Failed, Lost, Ship, write_attempt
 from orchestrator.board.jobs import HEARTBEAT_S, Claim, JobBoard, chapter_lease_name
 from orchestrator.board.leases import ChapterLeases
-from orchestrator.project.briefs import agent_settings, context_budget, project_brief
+from orchestrator.project.briefs import (
+    agent_settings,
+    context_budget,
+    length_rule,
+    project_brief,
+)
 from orchestrator.project.clients import make_client
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import parse_config
@@ -147,12 +153,15 @@ class _Worker:
         self.emit = emit
         self.poll_s = config.orchestrator.poll_seconds
         self.lease_s = config.orchestrator.lease_seconds
+        prompts, brief = PromptLibrary(), project_brief(config)
         self.writer = ChapterWriter(
             client,
-            PromptLibrary(),
-            project_brief(config),
+            prompts,
+            brief,
             agent_settings(config, "writer"),
             context_budget(config),
+            extractor=ChapterExtractor(client, prompts, brief, agent_settings(config, "extractor")),
+            length=length_rule(config),
         )
         self.report = report  # kept across the stores the worker follows
 

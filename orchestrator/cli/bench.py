@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from orchestrator.bench.continuity import ContinuityConfig, format_continuity, run_continuity
 from orchestrator.bench.grow import GrowConfig, format_grow, run_grow
 from orchestrator.bench.references import format_comparison, run_compared
 from orchestrator.bench.runs import SCENARIOS
@@ -18,6 +19,7 @@ from orchestrator.bench.runs import run_bench as run_bench_runs
 from orchestrator.bench.store import DEFAULT_REDIS, BenchConfig, format_result, run_bench
 from orchestrator.cli.errors import user_errors
 from orchestrator.project.load import load_config
+from orchestrator.run.recheck import open_book
 
 F = TypeVar("F", bound=Callable[..., Any])
 GROW_BACKENDS = ("json", "sqlite")
@@ -230,3 +232,63 @@ def bench_run(
         click.echo(json.dumps([r.to_dict() for r in results]))
     else:
         click.echo(format_run_results(results))
+
+
+@bench.command("continuity")
+@click.option(
+    "--chapters",
+    type=click.IntRange(4, 200),
+    default=16,
+    show_default=True,
+    help="Chapters of the offline book the contradictions are injected into.",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="Contradictions injected of each kind (a death, a move, a lost item), one at a time.",
+)
+@click.option(
+    "--drift",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.2,
+    show_default=True,
+    help="The offline model's drift while the book is written (the noise).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the book and trials.")
+@click.option(
+    "--language",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Language of the generated project.",
+)
+@temp_dir_option("run")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def bench_continuity(
+    chapters: int,
+    trials: int,
+    drift: float,
+    seed: int,
+    language: str,
+    folder: Path | None,
+    as_json: bool,
+) -> None:
+    """Inject known contradictions into an offline book; what the read sets and the editor catch.
+
+    Prints, per kind and overall, the contradictions injected, caught by the read-set check
+    (the chapters it would revise) and by the continuity editor, recall, false findings and
+    precision.
+    """
+    config = ContinuityConfig(
+        chapters=chapters,
+        trials=trials,
+        drift=drift,
+        seed=seed,
+        language=language,  # type: ignore[arg-type]
+        folder=folder,
+    )
+    result = asyncio.run(run_continuity(config, open_book))
+    click.echo(json.dumps(result.to_dict()) if as_json else format_continuity(result))

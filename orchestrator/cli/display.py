@@ -163,6 +163,8 @@ class PlainDisplay(Display):
         "chapter_revision",
         "chapter_failed",
         "budget_stopped",
+        "config_changed",
+        "no_budget",
     )
 
     def __init__(self, tokens: TokenCount = lambda: 0, console: Console | None = None) -> None:
@@ -206,6 +208,8 @@ class LiveDisplay(PlainDisplay):
             "run_resumed",
             "reviewed",
             "budget_stopped",
+            "config_changed",
+            "no_budget",
         ):
             self.console.print(
                 describe(event, fields, self.labels), markup=False, highlight=False, soft_wrap=True
@@ -222,7 +226,7 @@ class LiveDisplay(PlainDisplay):
 
 def describe(event: str, fields: dict[str, Any], labels: Labels) -> str:
     """One readable line for an event, in the book's language."""
-    if event in ("run_started", "run_resumed", "planned", "reviewed"):
+    if event in ("run_started", "run_resumed", "planned", "reviewed", "no_budget"):
         return labels(f"events.{event}", **fields)
     if event == "chapter_committed":
         count = labels.count(fields["words"])
@@ -236,6 +240,9 @@ def describe(event: str, fields: dict[str, Any], labels: Labels) -> str:
         return labels("events.revision", chapter=fields["chapter"], reasons=reasons)
     if event == "chapter_failed":
         return labels("events.failed", **fields)
+    if event == "config_changed":
+        changes = [f"{c['field']} {c['from']} -> {c['to']}" for c in fields["changed"]]
+        return labels("events.config_changed", changes=labels.join(changes))
     if event == "budget_stopped":
         stopped = []
         if fields["chapters"]:

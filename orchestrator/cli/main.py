@@ -62,6 +62,11 @@ COMMANDS: Mapping[str, tuple[str, str, str]] = {
         "metrics_group",
         "A run's figures: lock waits, model calls, tokens, cost.",
     ),
+    "review": (
+        "orchestrator.cli.review",
+        "review",
+        "The figures of a finished run, the writing's first.",
+    ),
     "models": (
         "orchestrator.cli.models",
         "models_group",

@@ -16,7 +16,8 @@ from state.atomic import replace_file
 
 @click.group("metrics", short_help="A run's figures: lock waits, model calls, tokens, cost.")
 def metrics_group() -> None:
-    """A run's figures: state store lock waits, model calls, tokens, cost."""
+    """A run's figures: the writing's (orchestrator review prints them), state store lock
+    waits, model calls, tokens, cost."""
 
 
 @metrics_group.command("export")
@@ -27,8 +28,9 @@ def metrics_group() -> None:
     type=click.Choice(FORMATS),
     default="json",
     show_default=True,
-    help="json: everything; csv: one row per state operation and per model call; "
-    "prom: Prometheus text format; html: a self-contained report with charts.",
+    help="json: everything; csv: one row per state operation and per model call, then "
+    "the writing figures per chapter and for the book; prom: Prometheus text format; "
+    "html: a self-contained report with charts.",
 )
 @click.option(
     "--out",

@@ -79,9 +79,9 @@ def run(
     kept), 2 for bad input, 130 when interrupted (resume it later).
     """
     if resume_dir is not None:
-        if config_path is not None or overrides or run_dir is not None:
+        if config_path is not None or run_dir is not None:
             raise click.UsageError("--resume takes the run folder only (its config is in it)")
-        _resume(resume_dir, quiet, as_json)
+        _resume(resume_dir, overrides, quiet, as_json)
         return
     if config_path is None:
         raise click.UsageError("give the project file (CONFIG), or --resume RUN")
@@ -111,27 +111,68 @@ def run(
 
 @click.command("resume", short_help="Go on with a run that stopped; committed work is kept.")
 @click.argument("run_dir", metavar="RUN", type=RUN)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change one field of the run's config from now on, e.g. --set llm.budget_usd=5 "
+    "(repeatable; recorded in run.json). The story, its language and the store cannot change.",
+)
 @run_output_options
 @user_errors
-def resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
-    """Go on with a run that died: committed chapters are kept, the rest written.
+def resume(run_dir: Path, overrides: tuple[str, ...], quiet: bool, as_json: bool) -> None:
+    """Go on with a run that stopped: committed chapters are kept, the rest written.
 
-    Chapters in flight when it died are redone; no delta is applied twice.
+    Chapters in flight when it died are redone; no delta is applied twice. A run its
+    budget stopped goes on with --set llm.budget_usd=MORE. A finished run is left as it is.
     """
-    _resume(run_dir, quiet, as_json)
+    _resume(run_dir, overrides, quiet, as_json)
 
 
-def _resume(run_dir: Path, quiet: bool, as_json: bool) -> None:
+def _resume(run_dir: Path, overrides: tuple[str, ...], quiet: bool, as_json: bool) -> None:
     from agents.clients.metered import MeteredClient
     from orchestrator.project.clients import make_client
     from orchestrator.project.load import load_config
+    from orchestrator.run.amend import plan_amendment
     from orchestrator.run.novel import resume_novel
 
     folder = RunFolder.existing(run_dir)
-    folder.lock()
-    config = load_config(folder.path("config.yaml"))
+    if _say_if_finished(folder, overrides):
+        return
+    # Every check that can refuse the new values, before anything is written.
+    amendment = plan_amendment(folder, overrides) if overrides else None
+    config = amendment.config if amendment else load_config(folder.path("config.yaml"))
     client = MeteredClient(make_client(config, str(folder.path("config.yaml"))))
-    _execute(folder, client, quiet, as_json, lambda d: resume_novel(folder, d, client))
+    folder.lock()
+    _execute(folder, client, quiet, as_json, lambda d: resume_novel(folder, d, client, amendment))
+
+
+def _say_if_finished(folder: RunFolder, overrides: tuple[str, ...]) -> bool:
+    """A finished run (every chapter written) is not resumed: say so, change nothing."""
+    from orchestrator.run.reports import read_summary
+
+    summary = read_summary(folder.root)
+    if summary is None or summary.exit_code != 0:
+        return False
+    from orchestrator.run.novel import check_unchanged
+
+    check_unchanged(folder)  # damage is said, even for a finished run
+    asyncio.run(_check_store(folder))
+    ignored = " (the --set values were not applied)" if overrides else ""
+    click.echo(
+        f"{folder.root} is finished: {summary.written}/{summary.chapters} chapters written; "
+        f"nothing to resume, nothing changed{ignored}"
+    )
+    return True
+
+
+async def _check_store(folder: RunFolder) -> None:
+    """Open the run's store and read it (StateError, naming it, when it cannot be)."""
+    from state import open_state
+
+    async with open_state(folder.store_url(), create=False) as manager:
+        await manager.chapters()
 
 
 def _execute(

@@ -67,7 +67,7 @@ class AgentCheck:
     def render(self) -> str:
         mark = "ok  " if self.ok else "FAIL"
         where = self.provider if self.model == self.provider else f"{self.provider} {self.model}"
-        return f"{mark} {self.agent:<8} {where}: {self.detail}"
+        return f"{mark} {self.agent:<9} {where}: {self.detail}"
 
 
 async def check_models(config: ProjectConfig, client: LLMClient) -> list[AgentCheck]:

@@ -89,6 +89,18 @@ def gate(folder: RunFolder, max_findings: int, current: dict[str, Any] | None) -
             f"chapters failed: {failed}" if failed else f"all {summary.get('chapters')} written",
         )
     )
+    short = sorted(
+        f.get("chapter") for f in summary.get("findings", []) if f.get("kind") == "short_chapter"
+    )
+    checks.append(
+        GateCheck(
+            "lengths",
+            not short,
+            f"chapters still short of their length: {short}"
+            if short
+            else "every chapter reaches its length",
+        )
+    )
     findings = len(summary.get("findings", []))
     checks.append(
         GateCheck(

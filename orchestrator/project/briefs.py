@@ -5,8 +5,10 @@ story state before chapter 1."""
 from __future__ import annotations
 
 from agents.base import AgentSettings
+from agents.clients.windows import default_budget
 from agents.context import ContextBudget
 from agents.schemas import CharacterSheet, Outline, ProjectBrief, ThreadPlan, humanize
+from agents.writer import LengthRule
 from orchestrator.project.config import AgentName, ProjectConfig
 from state.models import CharacterState, StoryState
 
@@ -61,6 +63,17 @@ def agent_settings(config: ProjectConfig, agent: AgentName) -> AgentSettings:
     )
 
 
+def length_rule(config: ProjectConfig) -> LengthRule:
+    """How long the writers' chapters must be, and how often a short one is continued."""
+    return LengthRule(
+        min_ratio=config.project.min_length_ratio,
+        max_continuations=config.project.max_continuations,
+    )
+
+
 def context_budget(config: ProjectConfig) -> ContextBudget:
     """The writers' context budget."""
-    return ContextBudget(total=config.orchestrator.context_tokens)
+    total = config.orchestrator.context_tokens
+    if total is None:
+        total = default_budget(config.llm.model_for("writer"))
+    return ContextBudget(total=total, ending=config.orchestrator.ending_tokens)

@@ -60,6 +60,11 @@ def _priced(llm: LLMSection) -> bool:
     return any(llm.for_agent(agent).provider != "offline" for agent in AGENTS)
 
 
+def is_paid(config: ProjectConfig) -> bool:
+    """Whether some agent calls a provider that may charge (any but the offline model)."""
+    return _priced(config.llm)
+
+
 def _client(
     llm: LLMSection,
     where: str,

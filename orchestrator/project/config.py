@@ -57,6 +57,19 @@ class ProjectSection(_Section):
     )
     chapters: int = Field(ge=1, le=10_000, description="how many chapters")
     target_words: int = Field(default=2000, ge=50, le=100_000, description="per chapter")
+    min_length_ratio: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="a chapter shorter than this share of target_words is continued",
+    )
+    max_continuations: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="replies that may continue a short or cut chapter; still short, it "
+        "becomes a finding",
+    )
     outline: list[ChapterPlan] | None = Field(
         default=None,
         description="the author's outline, used as is instead of the planner's: its titles "
@@ -324,8 +337,19 @@ class OrchestratorSection(_Section):
     )
     window: int | None = Field(default=None, ge=1, description="the window size for mode: window")
     max_attempts: int = Field(default=3, ge=1, le=20, description="attempts per chapter")
-    context_tokens: int = Field(
-        default=8000, ge=1000, le=1_000_000, description="token budget of a writer's prompt"
+    context_tokens: int | None = Field(
+        default=None,
+        ge=1000,
+        le=1_000_000,
+        description="token budget of a writer's prompt (default: an eighth of the writer "
+        "model's context window, 4,000 to 32,000; 8,000 for a model not in windows.yaml)",
+    )
+    ending_tokens: int = Field(
+        default=400,
+        ge=0,
+        le=20_000,
+        description="how much of the previous chapter's end a writer reads, once that "
+        "chapter is final (0: none)",
     )
     min_free_mb: int = Field(
         default=100, ge=0, description="refuse to start (or resume) with less free disk space"

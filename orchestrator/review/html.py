@@ -1,9 +1,10 @@
 """The ``html`` export: one self-contained report page (styles and charts inline).
 
-It opens with the book, for its author: the chapters with their length and
-status, the continuity findings, the writing figures, the cost per agent and
-model, and the retries and errors. The state store's figures follow, for the
-engineer. The page is in the book's language (``lang`` and every label, from
+It opens with the book, for its author: how it reads (the writing figures of
+``orchestrator.review.writing``), the chapters with their length, status and
+figures, the continuity findings, how it was written (timeline, tokens), the
+cost per agent and model, and the retries and errors. The state store's figures
+follow, for the engineer. The page is in the book's language (``lang`` and every label, from
 ``prompts/report.<language>.yaml``, beside the run's other labels). It needs no
 network and no other file: the charts are inline SVG, the styles a ``<style>``
 block, and every text from the run is escaped.
@@ -137,6 +138,7 @@ def _money(value: float | None, t: _Texts) -> str:
 
 
 def _book(review: dict[str, Any], t: _Texts) -> list[str]:
+    """The book: what was written, how it reads (the writing figures), chapter by chapter."""
     run, chapters = review["run"], review["chapters"]
     statuses = Counter(c["status"] for c in chapters)
     lead = t(
@@ -150,18 +152,81 @@ def _book(review: dict[str, Any], t: _Texts) -> list[str]:
         calls=run["model_calls"],
         cost=_money(review["llm"]["cost_usd"], t),
     )
+    writing = review.get("writing")
+    figures = [] if writing is None else [_writing_figures(writing, t)]
+    return [
+        f"<h2>{escape(t('book'))}</h2>",
+        f"<p class='lead'>{escape(lead)}</p>",
+        *figures,
+        _chapters_table(chapters, writing, t),
+    ]
+
+
+def _writing_figures(writing: dict[str, Any], t: _Texts) -> str:
+    """The book's writing figures: one row per figure, its value told in words."""
+    book = writing["book"]
+    target = f"{book['target_per_chapter']:,} {t('unit_words')}"
+    if book["threads_due"] is None:
+        threads = t("fig_unknown")
+    else:
+        threads = t("fig_threads_value", due=book["threads_due"], on_time=book["threads_on_time"])
+    rows = [
+        [t("fig_length_score"),
+         t("fig_length_score_value", score=f"{book['length_score']:.1f}", target=target)],
+        [t("fig_continuations"), t("fig_continuations_value", n=book["continuations"])],
+        [t("fig_revisions"), t("fig_revisions_value", n=book["revisions"],
+                                per=f"{book['revisions_per_chapter']:.2f}")],
+        [t("fig_repeated"), t("fig_repeated_value", pct=f"{book['repeated_pct']:.1f}",
+                               n=writing["ngram"], within=f"{book['repeated_within_pct']:.1f}",
+                               across=f"{book['repeated_across_pct']:.1f}")],
+        [t("fig_overused"), t("fig_overused_value", rate=f"{book['overused_per_10k']:.2f}",
+                               n=book["overused"])],
+        [t("fig_findings"), t("fig_findings_value", rate=f"{book['findings_per_10k']:.2f}",
+                               n=book["findings"])],
+        [t("fig_threads"), threads],
+    ]  # fmt: skip
+    phrases = [t("fig_phrase", phrase=p["phrase"], n=p["count"]) for p in book["overused_phrases"]]
+    if phrases:
+        rows.append([t("fig_phrases"), (", " if t.lang == "en" else "、").join(phrases)])
+    table = _table(["", ""], rows, text_columns=2)
+    caption = escape(t("figures_caption"))
+    return f"<figure class='figures'>{table}<figcaption>{caption}</figcaption></figure>"
+
+
+def _chapters_table(
+    chapters: list[dict[str, Any]], writing: dict[str, Any] | None, t: _Texts
+) -> str:
+    """Each chapter: title, status, attempts, length, and its writing figures."""
+    figures = {c["chapter"]: c for c in (writing or {}).get("chapters", [])}
     notes = any(c.get("error") for c in chapters)
     rows, classes = [], []
     for c in chapters:
         row = [c["chapter"], c["title"], t.status(c["status"]), c["attempts"], f"{c['words']:,}"]
+        if writing is not None:
+            row += _chapter_figures(figures.get(c["chapter"]))
         rows.append([*row, c.get("error") or ""] if notes else row)
         classes.append(f"status-{c['status']}" if c["status"] != "written" else "")
     headers = [t("col_chapter"), t("col_title"), t("col_status"), t("col_attempts"),
                f"{t('col_length')} ({t('unit_short')})"]  # fmt: skip
+    if writing is not None:
+        headers += [t(f"col_{k}") for k in ("score", "continuations", "within", "across",
+                                             "overused", "findings")]  # fmt: skip
     if notes:
         headers.append(t("col_note"))
-    table = _table(headers, rows, classes=classes, text_at=(1, 2, 5))
-    return [f"<h2>{escape(t('book'))}</h2>", f"<p class='lead'>{escape(lead)}</p>", table]
+    return _table(headers, rows, classes=classes, text_at=(1, 2, len(headers) - 1 if notes else 1))
+
+
+def _chapter_figures(figures: dict[str, Any] | None) -> list[Any]:
+    if figures is None:  # a failed chapter: no text to measure
+        return [""] * 6
+    return [
+        f"{figures['length_score']:.1f}",
+        figures["continuations"],
+        f"{figures['repeated_within_pct']:.1f}",
+        f"{figures['repeated_across_pct']:.1f}",
+        f"{figures['overused_per_10k']:.2f}",
+        f"{figures['findings_per_10k']:.2f}",
+    ]
 
 
 def _findings(review: dict[str, Any], t: _Texts) -> list[str]:

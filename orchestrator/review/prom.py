@@ -26,6 +26,21 @@ from orchestrator.review.review import USAGE_FIELDS
 PREFIX = "orchestrator"
 # Model-call latency buckets, in seconds.
 LLM_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# The writing figures as gauges: orchestrator_book_<key> and orchestrator_chapter_<key>.
+WRITING_GAUGES = (
+    ("length", "Length in words (characters for Chinese)"),
+    ("length_score", "Length score against the target, 0-100 (LongBench-Write)"),
+    ("continuations", "Replies that continued a chapter"),
+    ("revisions", "Attempts beyond the first"),
+    ("repeated_pct", "Percent of word n-grams found more than once in the book"),
+    ("repeated_within_pct", "Percent of word n-grams repeated within their chapter"),
+    ("repeated_across_pct", "Percent of word n-grams also in another chapter"),
+    ("overused_per_10k", "Overused phrases per 10,000 words"),
+    ("findings_per_10k", "Continuity findings per 10,000 words"),
+    ("threads_due", "Foreshadowing threads due"),
+    ("threads_on_time", "Foreshadowing threads paid off on time"),
+)
+BOOK_ONLY = ("repeated_pct",)
 
 
 def review_prometheus(review: dict[str, Any]) -> str:
@@ -45,6 +60,7 @@ class _ReviewCollector(Collector):
         yield from self._state_counters()
         yield from self._llm()
         yield from self._run()
+        yield from self._writing()
 
     def _state_histograms(self) -> Iterator[Metric]:
         for kind, doc in (
@@ -134,6 +150,24 @@ class _ReviewCollector(Collector):
         )
         wall.add_metric([self.run_id], run["wall_s"] or 0)
         yield wall
+
+    def _writing(self) -> Iterator[Metric]:
+        writing = self.review.get("writing")
+        if writing is None:
+            return
+        for key, doc in WRITING_GAUGES:
+            book = GaugeMetricFamily(f"{PREFIX}_book_{key}", f"{doc}, the book", labels=["run_id"])
+            if writing["book"].get(key) is not None:
+                book.add_metric([self.run_id], writing["book"][key])
+            yield book
+            if key not in BOOK_ONLY:
+                chapter = GaugeMetricFamily(
+                    f"{PREFIX}_chapter_{key}", f"{doc}, per chapter", labels=["run_id", "chapter"]
+                )
+                for c in writing["chapters"]:
+                    if c.get(key) is not None:  # threads: not known in an older run
+                        chapter.add_metric([self.run_id, str(c["chapter"])], c[key])
+                yield chapter
 
 
 def _le(seconds: float) -> str:

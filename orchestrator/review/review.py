@@ -1,13 +1,15 @@
 """Everything a review of a run needs, as one JSON-ready dict (the ``json`` export).
 
 Built from the run folder alone (``metrics.json``, ``summary.json``,
-``findings.json``, ``run.json`` and the log), so ``orchestrator metrics export``
-works on any finished run, and the CSV, Prometheus and HTML exports are views of
-this one dict. Times are seconds since the run started (``run.json``'s
-``started_at``), one clock for every process of a resumed run: model calls are
-placed by their wall-clock start, the store's operations by the wall-clock start
-of the store's metrics. (A run from before those were recorded keeps the store's
-clock, as it did.)
+``findings.json``, ``run.json``, ``chapters/`` and the log), so ``orchestrator
+metrics export`` works on any finished run, and the CSV, Prometheus and HTML
+exports are views of this one dict. It leads with the figures about the writing
+(``writing``: see ``orchestrator.review.writing``), which ``summary.json`` keeps.
+
+Times are seconds since the run started (``run.json``'s ``started_at``), one clock
+for every process of a resumed run: model calls are placed by their wall-clock
+start, the store's operations by the wall-clock start of the store's metrics. (A
+run from before those were recorded keeps the store's clock, as it did.)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.artifacts.folder import RUN_FILE, SUMMARY_FILE, RunFolder, RunFolderError
+from orchestrator.review.run_writing import run_writing
 
 REVIEW_FORMAT = "novel-orchestrator-review"
 USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -42,11 +45,12 @@ def build_review(folder: RunFolder) -> dict[str, Any]:
     detail = metrics.get("state_detail", {})
     series = [[round(op[0] + state_s, 6), *op[1:]] for op in detail.get("series", [])]
     events = [_shifted(e, state_s) for e in state.get("events", [])]
-    log = _log_events(folder)
+    log = log_events(folder)
     return {
         "format": REVIEW_FORMAT,
-        "version": 2,
+        "version": 3,
         "run": _run_part(summary),
+        "writing": _writing(folder, summary, findings),
         "clock": {
             "origin": None if origin is None else origin.isoformat().replace("+00:00", "Z"),
             "state_start_s": round(state_s, 6),
@@ -88,6 +92,20 @@ def _run_part(summary: dict[str, Any]) -> dict[str, Any]:
     # What ``words`` counts: characters in a Chinese book (agents.wordcount), else words.
     part["length_unit"] = "characters" if part["language"] == "zh" else "words"
     return part
+
+
+def _writing(
+    folder: RunFolder, summary: dict[str, Any], findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The writing figures the run kept in its summary, else (a run from before them)
+    worked out from the folder, without the thread figures."""
+    kept = summary.get("writing")
+    if isinstance(kept, dict):
+        return kept
+    outcomes = summary.get("chapter_outcomes", [])
+    chapters = [int(f["chapter"]) for f in findings if isinstance(f.get("chapter"), int)]
+    figures = run_writing(folder, outcomes, chapters, summary.get("language"))
+    return figures.model_dump(mode="json")
 
 
 def _moment(text: Any) -> datetime | None:
@@ -203,7 +221,7 @@ def by_provider(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _log_events(folder: RunFolder) -> list[dict[str, Any]]:
+def log_events(folder: RunFolder) -> list[dict[str, Any]]:
     """The run's log (every process's, appended), or nothing when it is missing."""
     try:
         text = folder.log_path.read_text(encoding="utf-8", errors="replace")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -25,12 +25,15 @@ import structlog
 from agents.base import AgentSettings
 from agents.clients.metered import MeteredClient
 from agents.context import ContextBudget
+from agents.continuity import committed_deaths
 from agents.editor import ContinuityEditor
 from agents.errors import AgentFailedError, ModelCallError
+from agents.extractor import ChapterExtractor
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
+from agents.render import book_lines
 from agents.schemas import ChapterDraft, ChapterJob, ContinuityFinding, Outline, ProjectBrief
-from agents.writer import ChapterWriter
+from agents.writer import ChapterWriter, LengthRule
 from orchestrator.artifacts.book import BookChapter, chapter_markdown
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.board.attempt import Committed, Failed, Lost, write_attempt
@@ -52,11 +55,13 @@ Observer = Callable[[str, dict[str, Any]], None]
 
 @dataclass(frozen=True, slots=True)
 class AgentsSettings:
-    """Each agent's settings; the planner, writer and editor may use different models."""
+    """Each agent's settings (each may use another model), and how long chapters must be."""
 
     planner: AgentSettings
     writer: AgentSettings
+    extractor: AgentSettings
     editor: AgentSettings
+    length: LengthRule = field(default_factory=LengthRule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +111,16 @@ class Coordinator:
         self.scheduling = scheduling
         self.prompts = prompts or PromptLibrary()
         self.planner = Planner(client, self.prompts, brief.language, models.planner)
-        self.writer = ChapterWriter(client, self.prompts, brief, models.writer, budget)
+        extractor = ChapterExtractor(client, self.prompts, brief, models.extractor)
+        self.writer = ChapterWriter(
+            client,
+            self.prompts,
+            brief,
+            models.writer,
+            budget,
+            extractor=extractor,
+            length=models.length,
+        )
         self.editor = ContinuityEditor(client, self.prompts, brief, models.editor)
         self._observe = observer
         self.spending = spending or SpendingLimit()
@@ -312,8 +326,12 @@ class Coordinator:
             if n < number and other.kept is not None
         }
         self.emit("chapter_started", chapter=number, attempt=slot.tries)
+        before = schedule.slots.get(number - 1)
+        final = before is not None and before.kept is not None and number - 1 < frontier.next
         return ChapterJob(
             plan=outline.chapter(number),
+            book=book_lines(outline, self.prompts.labels(self.brief.language)),
+            previous_ending=before.kept.text if final and before and before.kept else "",
             # The version is the number of final chapters: the same reads give the same
             # job, whatever order concurrent commits happened in.
             state=frontier.state_for(number, version=frontier.next - 1),
@@ -405,21 +423,55 @@ class Coordinator:
 
     async def review(self, outline: Outline, schedule: Schedule) -> list[ContinuityFinding]:
         """The continuity editor's findings plus contradictions no attempt resolved."""
-        summaries = {n: s.kept.summary for n, s in schedule.slots.items() if s.kept is not None}
+        kept = {n: s.kept for n, s in schedule.slots.items() if s.kept is not None}
+        summaries = {n: draft.summary for n, draft in kept.items()}
+        deaths = committed_deaths({n: draft.delta.changes for n, draft in kept.items()})
         labels = self.prompts.labels(self.brief.language)
         unresolved = [
             finding
             for slot in schedule.slots.values()
             for finding in unresolved_findings(slot.number, slot.unresolved, labels)
         ]
+        if not summaries:
+            # No chapter to read (its budget stopped the run before one): a review of an
+            # empty book would be paid for, on every resume.
+            self.emit("review_skipped", reason="no chapter written")
+            return sorted(unresolved, key=lambda f: (f.chapter, f.kind, f.subject))
         self.emit("reviewing", unresolved=len(unresolved))
         try:
-            found = await self.editor.review(outline, summaries, await self.manager.snapshot())
+            state = await self.manager.snapshot()
+            found = await self.editor.review(outline, summaries, state, deaths)
         except (AgentFailedError, ModelCallError) as exc:
             log.warning("continuity_editor_failed", error=str(exc))
             found = [ContinuityFinding(chapter=1, kind="other", detail=f"not reviewed: {exc}")]
-        findings = sorted([*found, *unresolved], key=lambda f: (f.chapter, f.kind, f.subject))
+        findings = sorted(
+            [*found, *unresolved, *self._short_chapters(schedule)],
+            key=lambda f: (f.chapter, f.kind, f.subject),
+        )
         self.emit("reviewed", findings=len(findings))
+        return findings
+
+    def _short_chapters(self, schedule: Schedule) -> list[ContinuityFinding]:
+        """A finding for each kept chapter still short of its length after its continuations
+        (``project.min_length_ratio``, ``project.max_continuations``)."""
+        labels = self.prompts.labels(self.brief.language)
+        target, rule = self.brief.target_words, self.writer.length
+        findings = []
+        for slot in schedule.slots.values():
+            record = slot.kept.delta.record if slot.kept else None
+            if record is None or not rule.short(record.word_count, target):
+                continue
+            detail = labels(
+                "short_finding",
+                chapter=slot.number,
+                have=labels.count(record.word_count),
+                target=labels.count(target),
+                percent=round(100 * rule.min_ratio),
+                continuations=record.continuations,
+            )
+            findings.append(
+                ContinuityFinding(chapter=slot.number, kind="short_chapter", detail=detail)
+            )
         return findings
 
 

@@ -16,7 +16,7 @@ state, so a revision is never itself contradicted by an earlier chapter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agents.planned import planned_changes
@@ -91,3 +91,24 @@ def _copy(docs: Docs) -> Docs:
 def _fold_into(docs: Docs, changes: Iterable[tuple[str, str, Any]]) -> None:
     for key, field, new in changes:
         docs.setdefault(key, {})[field] = new
+
+
+def contradicted(
+    initial: StoryState, outline: Outline, deltas: Mapping[int, StateDelta]
+) -> dict[int, list[Conflicting]]:
+    """Chapter -> what the frontier finds against its kept delta, were no chapter revised.
+
+    The coordinator's check (``Coordinator._advance``) over a finished book: the
+    chapters it would send to revision, and why (``bench continuity`` uses it).
+    """
+    frontier = StoryFrontier(initial, outline)
+    for number, delta in deltas.items():
+        frontier.committed(number, delta.changes)
+    found: dict[int, list[Conflicting]] = {}
+    while not frontier.done:
+        kept = deltas.get(frontier.next)
+        conflicts = frontier.contradictions(kept) if kept is not None else []
+        if conflicts:
+            found[frontier.next] = conflicts
+        frontier.finalize()
+    return found

@@ -38,12 +38,14 @@ from orchestrator.project.briefs import (
     context_budget,
     given_outline,
     initial_state,
+    length_rule,
     project_brief,
 )
-from orchestrator.project.clients import run_prices
+from orchestrator.project.clients import is_paid, run_prices
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
 from orchestrator.review.export import write_run_review
+from orchestrator.run.amend import Amendment, record_amendment
 from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
 from orchestrator.run.reports import build_summary, write_reports
 from orchestrator.run.restore import restore_chapters
@@ -64,6 +66,7 @@ class RunRequest:
     config: ProjectConfig
     config_path: Path
     folder: RunFolder  # already created (RunFolder.create), so logs can go in it
+    amendment: Amendment | None = None  # a resume's --set, already recorded in the folder
 
     @property
     def run_id(self) -> str:
@@ -131,6 +134,7 @@ async def _run(
         await coordinator.board.open_run(config_for_workers(config))
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
+        _say_if_unbudgeted(coordinator, request)
         outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
         await manager.initialize(initial)
@@ -138,18 +142,26 @@ async def _run(
         return await _finish(coordinator, request, watch, outline, schedule, started_at)
 
 
-async def resume_novel(folder: RunFolder, observer: Observer, client: MeteredClient) -> RunSummary:
+async def resume_novel(
+    folder: RunFolder,
+    observer: Observer,
+    client: MeteredClient,
+    amendment: Amendment | None = None,
+) -> RunSummary:
     """Go on with a run that died: committed chapters are kept, the others written.
 
-    The config is the one the run used (``config.yaml`` in its folder) and the
-    store the one ``run.json`` names (the folder's own, if it is in the folder); a
-    chapter is never applied twice, since every new attempt has a new idempotency key.
+    The config is the one the run used (``config.yaml`` in its folder), changed first by
+    ``amendment`` (``resume --set``, recorded in the folder), and the store the one
+    ``run.json`` names (the folder's own, if it is in the folder); a chapter is never
+    applied twice, since every new attempt has a new idempotency key.
     """
     started_at = datetime.now(UTC)
     url = folder.store_url()
     _check_resumable(folder)
+    if amendment is not None:
+        record_amendment(folder, amendment)
     request = RunRequest(
-        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder
+        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder, amendment
     )
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
     with _journal(client, folder):
@@ -165,6 +177,12 @@ async def _resume(
         coordinator = _coordinator(request, client, manager, folder, observer)
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
+        _say_if_unbudgeted(coordinator, request)
+        if request.amendment is not None and request.amendment.changes:
+            changed = [change.to_dict() for change in request.amendment.changes]
+            coordinator.emit(
+                "config_changed", set=list(request.amendment.overrides), changed=changed
+            )
         outline = await _outline(coordinator, request, manager)
         await manager.initialize(initial_state(request.config, outline))
         initial = await manager.snapshot(as_of_chapter=1)
@@ -197,6 +215,14 @@ def _journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
 def _check_resumable(folder: RunFolder) -> None:
     """Refuse to write over a finished book whose files no longer match its manifest;
     remove temp files a killed writer left (no writer runs: we hold the run lock)."""
+    check_unchanged(folder)
+    for sub in ("", "chapters", "drafts"):
+        for temp in stale_temp_files(folder.root / sub):
+            temp.unlink(missing_ok=True)
+
+
+def check_unchanged(folder: RunFolder) -> None:
+    """RunFolderError when the book's files no longer match its manifest."""
     if folder.path(MANIFEST_FILE).exists():
         result = verify(folder)
         if result.missing or result.changed:
@@ -205,9 +231,6 @@ def _check_resumable(folder: RunFolder) -> None:
                 f"{folder.root} does not match its manifest ({differ}); "
                 f"see `orchestrator verify {folder.root}` and restore the files before resuming"
             )
-    for sub in ("", "chapters", "drafts"):
-        for temp in stale_temp_files(folder.root / sub):
-            temp.unlink(missing_ok=True)
 
 
 def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
@@ -220,6 +243,24 @@ def _started(coordinator: Coordinator, request: RunRequest, event: str) -> None:
         language=config.project.language,
         workers=config.orchestrator.workers,
         mode=config.orchestrator.mode,
+    )
+
+
+def _say_if_unbudgeted(coordinator: Coordinator, request: RunRequest) -> None:
+    """A run that pays for its calls and has no ``llm.budget_usd`` says so as it starts, with
+    the book at the first-attempt estimate (``first_attempt_estimate``: it leans high)."""
+    config = request.config
+    if config.llm.budget_usd is not None or not is_paid(config):
+        return
+    per_chapter = first_attempt_estimate(config, run_prices(config, str(request.config_path)))
+    if per_chapter <= 0:
+        return  # models on a server of this machine cost nothing
+    coordinator.emit(
+        "no_budget",
+        chapters=config.project.chapters,
+        chapter_usd=round(per_chapter, 4),
+        book_usd=round(per_chapter * config.project.chapters, 4),
+        config=str(request.config_path),
     )
 
 
@@ -248,6 +289,8 @@ async def _finish(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
     )
     await watch.settle()  # a migration in flight ends first: the summary names the store in use
+    manager = coordinator.manager
+    records, final_state = await manager.chapters(), await manager.snapshot()
     summary = build_summary(
         request.run_id,
         request.config,
@@ -259,6 +302,8 @@ async def _finish(
         paths,
         started_at,
         coordinator.spending.report(),
+        records,
+        final_state,
     )
     summary.state_events = list(coordinator.manager.metrics.events)
     write_reports(folder, summary, findings, client, coordinator.manager, request.config)
@@ -286,7 +331,9 @@ def _coordinator(
         models=AgentsSettings(
             planner=agent_settings(config, "planner"),
             writer=agent_settings(config, "writer"),
+            extractor=agent_settings(config, "extractor"),
             editor=agent_settings(config, "editor"),
+            length=length_rule(config),
         ),
         scheduling=config.orchestrator,
         budget=context_budget(config),

@@ -6,6 +6,7 @@ chapters)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,23 +15,29 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.clients.base import Usage
+from agents.clients.journal import call_to_json
 from agents.clients.metered import MeteredClient
 from agents.schemas import ContinuityFinding
 from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.artifacts.manifest import MANIFEST_FILE
 from orchestrator.project.config import ProjectConfig
 from orchestrator.review.export import REPORT_HTML, REVIEW_JSON
+from orchestrator.review.run_writing import run_writing
+from orchestrator.run.incidents import run_incidents
 from orchestrator.run.schedule import Schedule
 from orchestrator.run.spending import BudgetReport
 from orchestrator.run.summary import ChapterOutcome, RunSummary
 from state import StateManager
-from state.models import utc_iso
+from state.models import ChapterRecord, StoryState, utc_iso
 
 
-def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcome]:
+def _outcomes(
+    schedule: Schedule, usage: dict[int, Usage], records: Mapping[int, ChapterRecord]
+) -> list[ChapterOutcome]:
     outcomes = []
     for number, slot in sorted(schedule.slots.items()):
         kept = slot.kept
+        record = records.get(number, ChapterRecord(chapter=number))
         status = "failed" if kept is None else ("written" if kept.attempt == 1 else "revised")
         outcomes.append(
             ChapterOutcome(
@@ -43,6 +50,8 @@ def _outcomes(schedule: Schedule, usage: dict[int, Usage]) -> list[ChapterOutcom
                 prompt_tokens=kept.prompt_tokens if kept else 0,
                 error=slot.error if kept is None else None,
                 usage=usage.get(number, Usage()),
+                continuations=record.continuations if kept else 0,
+                stop_reason=record.stop_reason if kept else None,
             )
         )
     return outcomes
@@ -59,9 +68,15 @@ def build_summary(
     paths: dict[str, Path],
     started_at: datetime,
     budget: BudgetReport | None = None,
+    records: Mapping[int, ChapterRecord] | None = None,
+    final_state: StoryState | None = None,
 ) -> RunSummary:
-    """What the run did, as summary.json holds it and the terminal shows it."""
-    outcomes = _outcomes(schedule, client.usage_by_chapter())
+    """What the run did, as summary.json holds it and the terminal shows it.
+
+    ``records``: the store's chapter records (continuations, stop reasons); ``final_state``:
+    the story state at the end (its foreshadowing ledger), for the writing figures.
+    """
+    outcomes = _outcomes(schedule, client.usage_by_chapter(), records or {})
     finished_at = datetime.now(UTC)
     names = ["findings.json", "metrics.json", REVIEW_JSON, SUMMARY_FILE, MANIFEST_FILE]
     if config.orchestrator.html_report:
@@ -90,6 +105,15 @@ def build_summary(
         paths={name: str(path) for name, path in {**paths, **reports}.items()},
         chapter_outcomes=outcomes,
         budget=budget,
+        writing=run_writing(
+            folder,
+            [o.model_dump() for o in outcomes],
+            [f.chapter for f in findings],
+            config.project.language,
+            config.project.target_words,
+            None if final_state is None else final_state.foreshadowing.values(),
+        ),
+        retries_and_errors=run_incidents(folder, [call_to_json(call) for call in client.calls]),
     )
 
 

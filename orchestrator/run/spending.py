@@ -7,9 +7,10 @@ average; before any has finished, it is the price of a full writer prompt
 (``orchestrator.context_tokens`` of input) and a chapter's worth of output
 (two tokens a word of ``target_words``, plus room for the report, at most
 ``max_tokens``), which leans high. Chapters the budget stops are reported,
-not written; the continuity pass still runs (one call). A resumed run counts
-what the processes before it spent (``model_calls.jsonl``): the budget is the
-whole run's.
+not written; the continuity pass still runs (one call) when a chapter was
+written. A resumed run counts what the processes before it spent
+(``model_calls.jsonl``): the budget is the whole run's, and ``resume --set
+llm.budget_usd=MORE`` gives a stopped run more.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from pydantic import BaseModel, ConfigDict
 
 from agents.clients.base import Usage
 from agents.clients.pricing import PriceTable
+from orchestrator.project.briefs import context_budget
 from orchestrator.project.config import ProjectConfig
 
 TOKENS_PER_WORD = 2
-REPORT_TOKENS = 300  # the title, summary and changes around a chapter's text
+REPORT_TOKENS = 300  # the summary and changes the extractor reports
 
 
 class BudgetReport(BaseModel):
@@ -87,9 +89,10 @@ class SpendingLimit:
 
 def first_attempt_estimate(config: ProjectConfig, prices: PriceTable) -> float:
     """The cost of a chapter attempt before any has been paid for (see the module doc)."""
-    output = TOKENS_PER_WORD * config.project.target_words + REPORT_TOKENS
+    prose = min(config.llm.max_tokens, TOKENS_PER_WORD * config.project.target_words)
+    # The writer's prompt and prose, then the extractor reading that prose and reporting.
     usage = Usage(
-        input_tokens=config.orchestrator.context_tokens,
-        output_tokens=min(config.llm.max_tokens, output),
+        input_tokens=context_budget(config).total + prose,
+        output_tokens=prose + REPORT_TOKENS,
     )
     return prices.cost(config.llm.model_for("writer"), usage)

@@ -1,25 +1,32 @@
 """``orchestrator status [RUN]`` and ``orchestrator runs``: how runs stand.
 
 A finished run has ``summary.json``. One that has not finished is running
-(its writer, named in ``run.lock``, is alive) or interrupted; its state store
-then says which chapters are committed, revised or failed, the outline how
-many there are, and the call journal what it has spent so far.
+(its writer, named in ``run.lock``, is alive: also a resume of a run that had
+finished, its summary then being the last one's) or interrupted; its state
+store then says which chapters are committed, revised or failed, the outline
+how many there are, the call journal what it has spent so far, the log its
+retries and errors, and its config (as ``resume --set`` may have changed it)
+its budget.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from agents.clients.base import Usage
 from agents.clients.journal import JOURNAL_FILE, CallJournal
-from agents.prompts import PromptLibrary
-from orchestrator.artifacts.folder import RUN_FILE, RunFolder
+from agents.prompts import Labels, PromptLibrary
+from orchestrator.artifacts.folder import LOCK_FILE, RUN_FILE, SUMMARY_FILE, RunFolder
+from orchestrator.run.incidents import Incidents, run_incidents
 from orchestrator.run.reports import read_summary
-from orchestrator.run.summary import RunSummary, render_summary
+from orchestrator.run.summary import RunSummary, incidents_line, render_summary
 from state import StateError, open_state
 
 
@@ -38,6 +45,8 @@ class RunStatus:
     writer: str | None = None  # the live writer's "pid N on HOST"
     store_error: str | None = None  # the store could not be read
     language: str = "en"  # the book's: what status prints is in it
+    incidents: Incidents = field(default_factory=Incidents)
+    budget_usd: float | None = None  # llm.budget_usd of the run's config, if set
 
     @property
     def state(self) -> str:
@@ -71,8 +80,17 @@ class RunStatus:
             "counts": self.counts,
             "model_calls": self.model_calls,
             "usage": self.usage.model_dump(mode="json"),
+            "budget": self._budget(),
+            "retries_and_errors": self.incidents.model_dump(mode="json"),
             "store_error": self.store_error,
         }
+
+    def _budget(self) -> dict[str, float] | None:
+        if self.budget_usd is None:
+            return None
+        spent = round(self.usage.cost_usd, 6)
+        left = round(max(0.0, self.budget_usd - spent), 6)
+        return {"limit_usd": self.budget_usd, "spent_usd": spent, "left_usd": left}
 
     def render(self) -> str:
         """What ``status`` prints, in the book's language."""
@@ -101,26 +119,34 @@ class RunStatus:
                 cost=f"{self.usage.cost_usd:.4f}",
             ),
         ]
+        lines += ["  " + incidents_line(self.incidents, labels), *self._budget_lines(labels)]
         if self.store_error:
             lines.append(labels("status.store_error", error=self.store_error))
         if not self.writer:
             lines.append(labels("status.resume", run_dir=self.run_dir))
         return "\n".join(lines)
 
+    def _budget_lines(self, labels: Labels) -> list[str]:
+        budget = self._budget()
+        if budget is None:
+            return []
+        limit, left = f"{budget['limit_usd']:.4f}", f"{budget['left_usd']:.4f}"
+        return ["  " + labels("status.budget", limit=limit, left=left)]
+
 
 async def run_status(run_dir: Path) -> RunStatus:
     """The status of the run in ``run_dir`` (read only: nothing in the folder changes)."""
     folder = RunFolder.existing(run_dir)
     meta = folder.run_meta()
+    held = folder.writer()
     summary = read_summary(run_dir)
-    if summary is not None:
+    if summary is not None and not (held and _resumed_since(folder)):
         return RunStatus(
             folder.root,
             summary=summary,
             started_at=meta.get("started_at", ""),
             language=summary.language,
         )
-    held = folder.writer()
     calls = CallJournal(folder.path(JOURNAL_FILE)).read(repair=False)
     usage = sum((call["usage"] for call in calls), Usage())
     counts: Counter[str] = Counter()
@@ -144,7 +170,30 @@ async def run_status(run_dir: Path) -> RunStatus:
         writer=None if held is None else held[0],
         store_error=error,
         language=folder.language(),
+        incidents=run_incidents(folder, calls),
+        budget_usd=_budget_of(folder),
     )
+
+
+def _resumed_since(folder: RunFolder) -> bool:
+    """Whether the run was taken up again after its summary was written (the writer takes
+    ``run.lock`` then, and writes itself into it)."""
+    try:
+        return folder.path(LOCK_FILE).stat().st_mtime > folder.path(SUMMARY_FILE).stat().st_mtime
+    except OSError:
+        return False
+
+
+def _budget_of(folder: RunFolder) -> float | None:
+    """``llm.budget_usd`` in the run's config (None: none set, or it cannot be read)."""
+    try:
+        config = yaml.safe_load(folder.path("config.yaml").read_text(encoding="utf-8"))
+        value = config["llm"]["budget_usd"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def run_folders(parent: Path) -> list[Path]:

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.clients.base import Usage
 from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ContinuityFinding
+from orchestrator.review.writing import WritingFigures
+from orchestrator.run.incidents import Incidents, ReasonCount
 from orchestrator.run.spending import BudgetReport
 from state.models import UtcTime
 
@@ -29,6 +31,8 @@ class ChapterOutcome(BaseModel):
     prompt_tokens: int = 0
     error: str | None = None
     usage: Usage = Field(default_factory=Usage, description="every call for it, all attempts")
+    continuations: int = Field(default=0, description="replies that continued the kept attempt")
+    stop_reason: str | None = Field(default=None, description="why its last reply ended")
 
 
 class RunSummary(BaseModel):
@@ -58,6 +62,12 @@ class RunSummary(BaseModel):
     paths: dict[str, str]
     chapter_outcomes: list[ChapterOutcome]
     budget: BudgetReport | None = Field(default=None, description="llm.budget_usd, if set")
+    writing: WritingFigures | None = Field(
+        default=None, description="figures about the writing (none in runs before they were)"
+    )
+    retries_and_errors: Incidents = Field(
+        default_factory=Incidents, description="by reason, over every process of the run"
+    )
     state_events: list[dict[str, Any]] = Field(
         default_factory=list,
         description="state store thresholds crossed and migrations, when and what was done",
@@ -97,6 +107,8 @@ def render_summary(summary: RunSummary) -> str:
             cost=f"{usage.cost_usd:.4f}",
         ),
         *_budget_lines(summary, labels),
+        *_writing_lines(summary, labels),
+        "  " + incidents_line(summary.retries_and_errors, labels),
         "  " + labels("summary.findings", n=len(summary.findings)),
     ]
     lines += [
@@ -115,6 +127,20 @@ def render_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
+def _writing_lines(summary: RunSummary, labels: Labels) -> list[str]:
+    book = summary.writing.book if summary.writing else None
+    if book is None or not book.chapters:
+        return []
+    line = labels(
+        "summary.writing",
+        score=f"{book.length_score:.1f}",
+        repeated=f"{book.repeated_pct:.1f}",
+        overused=f"{book.overused_per_10k:.1f}",
+        continuations=book.continuations,
+    )
+    return ["  " + line]
+
+
 def _budget_lines(summary: RunSummary, labels: Labels) -> list[str]:
     budget = summary.budget
     if budget is None:
@@ -129,3 +155,27 @@ def _budget_lines(summary: RunSummary, labels: Labels) -> list[str]:
     elif budget.stopped:
         line += labels("summary.budget_revisions")
     return ["  " + line]
+
+
+def incidents_line(incidents: Incidents, labels: Labels) -> str:
+    """Retries (by reason, with the time waited) and errors (by reason), in one line."""
+
+    def reasons(rows: list[ReasonCount]) -> str:
+        return labels.join([labels("summary.reason", reason=r.reason, n=r.count) for r in rows])
+
+    if incidents.retries:
+        retries = labels(
+            "summary.retries",
+            n=incidents.retry_count,
+            reasons=reasons(incidents.retries),
+            seconds=f"{incidents.waited_s:.1f}",
+        )
+    else:
+        retries = labels("summary.no_retries")
+    if incidents.errors:
+        errors = labels(
+            "summary.errors", n=incidents.error_count, reasons=reasons(incidents.errors)
+        )
+    else:
+        errors = labels("summary.no_errors")
+    return labels("summary.incidents", retries=retries, errors=errors)

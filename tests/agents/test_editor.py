@@ -1,13 +1,13 @@
 import pytest
 
-from agents.continuity import merge_findings
+from agents.continuity import committed_deaths, merge_findings
 from agents.editor import ContinuityEditor
 from agents.offline.client import OfflineClient
 from agents.planned import planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
 from agents.schemas import ContinuityFinding, Outline, ProjectBrief
-from state.models import StoryState
+from state.models import FieldChange, StoryState
 from tests.agents.conftest import OFFLINE, make_brief
 
 CHAPTERS = 12
@@ -89,6 +89,34 @@ async def test_a_dead_character_on_stage_in_the_outline_is_found_once(
     summaries[CHAPTERS] += " Aldous Crane watches."
     findings = await _review(prompts, brief, outline, final, summaries)
     assert [(f.chapter, f.kind) for f in findings] == [(CHAPTERS, "dead_character")]
+
+
+async def test_a_death_the_outline_did_not_plan_is_found_where_the_story_has_it(
+    book: Book, prompts: PromptLibrary
+) -> None:
+    brief, outline, final, summaries = book
+    name = "Mara Quell"
+    later = [n for n in range(4, CHAPTERS + 1) if name in summaries[n]]
+    assert final.characters[name].alive
+    assert later
+    dead = final.characters[name].model_copy(update={"alive": False})
+    final = final.model_copy(update={"characters": {**final.characters, name: dead}})
+    editor = ContinuityEditor(OfflineClient(), prompts, brief, OFFLINE)
+    # Told only the outline, the editor cannot know when she died; told the story, it can.
+    assert await editor.review(outline, summaries, final) == []
+    findings = await editor.review(outline, summaries, final, deaths={name: 3})
+    assert [(f.chapter, f.kind, f.subject) for f in findings] == [
+        (n, "dead_character", name) for n in later
+    ]
+
+
+def test_committed_deaths_are_the_first_chapter_that_kills() -> None:
+    def dies(who: str) -> FieldChange:
+        return FieldChange(key=f"characters/{who}", field="alive", old=True, new=False)
+
+    moved = FieldChange(key="characters/Ana", field="location", old="pier", new="inn")
+    changes = {5: [dies("Ana")], 2: [moved, dies("Ana")], 3: [dies("Ben")], 4: [moved]}
+    assert committed_deaths(changes) == {"Ana": 2, "Ben": 3}
 
 
 def test_findings_merge_in_chapter_order_without_duplicates() -> None:

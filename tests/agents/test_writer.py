@@ -5,7 +5,7 @@ from agents.offline.client import OfflineClient
 from agents.planned import planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
-from agents.schemas import ChapterJob, ChapterOutput, Outline, ProjectBrief
+from agents.schemas import ChapterJob, Outline, ProjectBrief
 from agents.text import CJK_CHAR
 from agents.writer import ChapterWriter
 from state.models import StateDelta, StoryState
@@ -121,7 +121,8 @@ async def test_the_prompt_carries_the_brief_and_revision_notes(
         notes=["Mara is at the Guildhall, not the Harbour Office"],
     )
     await ChapterWriter(model, prompts, brief, OFFLINE).write(job)
-    request = model.requests[-1]
+    request = next(r for r in model.requests if r.agent == "writer")
+    assert request.output_model is None  # prose, never inside JSON
     bible, user = request.system[1], request.messages[0].content
     assert bible.cache
     assert "A clerk finds a ship" in bible.text
@@ -171,30 +172,27 @@ def test_planned_state_folds_the_chapters_before(brief: ProjectBrief) -> None:
     )
 
 
-class Retitling:
-    """The offline model, but every chapter comes back under a title of the model's own."""
+class Headed:
+    """The offline model, but every chapter's prose comes under a heading of the model's own."""
 
     def __init__(self) -> None:
         self.inner = OfflineClient()
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         response = await self.inner.complete(request)
-        if isinstance(response.parsed, ChapterOutput):
-            retitled = response.parsed.model_copy(update={"title": "The Model's Own Title"})
-            return replace(response, parsed=retitled)
+        if request.agent == "writer":
+            return replace(response, text=f"# The Model's Own Title\n\n{response.text}")
         return response
 
 
-async def test_a_given_outline_keeps_its_titles(
+async def test_a_chapter_keeps_its_plan_title_and_loses_a_heading_the_model_added(
     prompts: PromptLibrary, brief: ProjectBrief
 ) -> None:
-    model = Retitling()
+    model = Headed()
     outline = await _outline(model.inner, prompts, brief)
     job = ChapterJob(plan=outline.chapter(2), state=brief.initial)
-    planned = await ChapterWriter(model, prompts, brief, OFFLINE).write(job)
-    assert planned.title == "The Model's Own Title"  # a planner's outline: the writer may retitle
-    authors = brief.model_copy(update={"outline_given": True})
-    given = await ChapterWriter(model, prompts, authors, OFFLINE).write(job)
-    assert given.title == job.plan.title
-    assert given.delta.record is not None
-    assert given.delta.record.title == job.plan.title
+    draft = await ChapterWriter(model, prompts, brief, OFFLINE).write(job)
+    assert draft.title == job.plan.title
+    assert "Own Title" not in draft.text
+    assert draft.delta.record is not None
+    assert draft.delta.record.title == job.plan.title

@@ -9,7 +9,7 @@ from agents.clients.base import LLMRequest, Message, SystemBlock
 from agents.clients.pricing import load_prices
 from agents.clients.settings import RetrySettings
 from agents.errors import ModelCallError
-from agents.schemas import ChapterOutput
+from agents.schemas import ChapterReport
 from tests.anthropic.conftest import API_KEY, FAULT_SLOW_S, MODEL, SECRET, MakeClient, StartFake
 from tests.fake_anthropic import Fault, Rule
 
@@ -29,20 +29,35 @@ def writer_request(chapter: int = 1, max_tokens: int = STREAMED) -> LLMRequest:
         system=(SystemBlock("You are a novelist."), SystemBlock(BIBLE, cache=True)),
         messages=(Message("user", prompt),),
         max_tokens=max_tokens,
-        output_model=ChapterOutput,
+    )
+
+
+def extractor_request(chapter: int = 1, max_tokens: int = PLAIN) -> LLMRequest:
+    """A report request, shaped as the ChapterExtractor's."""
+    prompt = (
+        f'Read chapter {chapter} of 6, "Fog", and report what happened in it.\n\n'
+        "Foreshadowing the plan has this chapter plant: the-key\n"
+        "Foreshadowing the plan has this chapter pay off: -\n"
+    )
+    return LLMRequest(
+        agent="extractor",
+        model=MODEL,
+        system=(SystemBlock("You read chapters."), SystemBlock(BIBLE, cache=True)),
+        messages=(Message("user", prompt),),
+        max_tokens=max_tokens,
+        output_model=ChapterReport,
     )
 
 
 @pytest.mark.parametrize("max_tokens", [STREAMED, PLAIN], ids=["streamed", "plain"])
-async def test_the_reply_is_the_tool_call_with_its_usage_priced(
+async def test_the_reply_is_the_prose_with_its_stop_reason_and_usage_priced(
     start_fake: StartFake, make_client: MakeClient, max_tokens: int
 ) -> None:
     fake = start_fake()
     response = await make_client(fake).complete(writer_request(max_tokens=max_tokens))
 
-    chapter = response.output(ChapterOutput)
-    assert chapter.title == "Fog"
-    assert chapter.text
+    assert response.text.startswith("In chapter 1 the fog held the harbour")
+    assert response.stop_reason == "end_turn"
     [seen] = fake.requests
     assert seen.body.get("stream", False) is (max_tokens == STREAMED)
     assert seen.api_key == API_KEY
@@ -56,20 +71,38 @@ async def test_the_reply_is_the_tool_call_with_its_usage_priced(
     assert response.usage.cost_usd > 0
 
 
-async def test_the_request_carries_the_cached_bible_and_the_output_schema(
+@pytest.mark.parametrize("max_tokens", [STREAMED, PLAIN], ids=["streamed", "plain"])
+async def test_a_structured_reply_is_the_tool_call(
+    start_fake: StartFake, make_client: MakeClient, max_tokens: int
+) -> None:
+    fake = start_fake()
+    response = await make_client(fake).complete(extractor_request(max_tokens=max_tokens))
+
+    report = response.output(ChapterReport)
+    assert report.summary.startswith("Chapter 1")
+    assert report.planted == ["the-key"]
+    assert response.stop_reason == "tool_use"
+
+
+async def test_the_writer_asks_for_prose_and_the_extractor_for_the_schema(
     start_fake: StartFake, make_client: MakeClient
 ) -> None:
     fake = start_fake()
-    await make_client(fake).complete(writer_request())
+    client = make_client(fake)
+    await client.complete(writer_request())
+    await client.complete(extractor_request())
 
-    body = fake.requests[0].body
+    writer, extractor = (r.body for r in fake.requests)
+    assert "tools" not in writer  # prose, never inside JSON
+    assert "tool_choice" not in writer
+    body = extractor
     instructions, bible = body["system"]
     assert "cache_control" not in instructions
     assert bible == {"type": "text", "text": BIBLE, "cache_control": {"type": "ephemeral"}}
     [tool] = body["tools"]
-    assert tool["name"] == tool_name(ChapterOutput) == "chapter_output"
-    assert tool["input_schema"] == ChapterOutput.model_json_schema()
-    assert body["tool_choice"] == {"type": "tool", "name": "chapter_output"}
+    assert tool["name"] == tool_name(ChapterReport) == "chapter_report"
+    assert tool["input_schema"] == ChapterReport.model_json_schema()
+    assert body["tool_choice"] == {"type": "tool", "name": "chapter_report"}
     assert body["temperature"] == 0.7  # not the API's default, so it is sent
     assert body["model"] == MODEL
 
@@ -107,7 +140,7 @@ async def test_a_transient_failure_is_retried(
     fake = start_fake(Rule([fault]))
     response = await make_client(fake).complete(writer_request(max_tokens=max_tokens))
 
-    assert response.output(ChapterOutput).title == "Fog"
+    assert response.text.startswith("In chapter 1")
     assert [r.fault for r in fake.requests] == [fault.kind, None]
 
 
@@ -169,7 +202,7 @@ async def test_a_stream_slower_than_the_read_timeout_in_all_is_not_cut(
     fake = start_fake(Rule([Fault("trickle", delay_s=0.15)]))
     response = await make_client(fake, timeout_s=0.6).complete(writer_request())
 
-    assert response.output(ChapterOutput).title == "Fog"
+    assert response.text.startswith("In chapter 1")
     assert [r.fault for r in fake.requests] == ["trickle"]
     [seen] = fake.requests
     assert seen.answered_at is not None

@@ -115,9 +115,10 @@ def test_status_of_an_unfinished_chinese_run_is_in_chinese(tmp_path: Path, run_c
     (run.folder / "summary.json").unlink()  # as if it had died before its summary
     shown = orchestrator("status", run.folder, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
-    head, progress, resume = shown.stdout.splitlines()
+    head, progress, incidents, resume = shown.stdout.splitlines()
     assert head.endswith("：已中断")
     assert progress.startswith("灯塔账簿：已写成6/6章")
+    assert incidents == "  没有重试；没有错误"
     assert "继续写作：orchestrator resume" in resume
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def test_csv_has_one_row_per_operation_and_per_call(review: dict[str, Any], drif
     kinds = [r["kind"] for r in rows]
     assert kinds.count("state_op") == len(review["state"]["operations"])
     assert kinds.count("model_call") == len(review["llm"]["calls"])
-    times = [float(r["t_s"]) for r in rows]
+    times = [float(r["t_s"]) for r in rows if r["kind"] in ("state_op", "model_call")]
     assert times == sorted(times)
     applies = [r for r in rows if r["operation"] == "apply"]
     assert all(float(r["lock_wait_ms"]) >= 0 and r["outcome"] == "commit" for r in applies)
@@ -109,6 +110,7 @@ def test_html_is_one_self_contained_report(drift_run: Run, tmp_path: Path) -> No
     assert "<link" not in page
     assert "<script" not in page
     assert "P99 threshold 100 ms" in page
+    assert "length score" in page
     headings = re.findall(r"<h2[^>]*>(.*?)</h2>", page)
     assert headings == [
         "The book",
@@ -148,3 +150,60 @@ def test_json_has_the_authors_figures(review: dict[str, Any]) -> None:
     # one clock, from the run's start: nothing before it, the store's operations on it too
     assert min(c["start_s"] for c in calls) >= 0
     assert review["state"]["operations"][0][0] >= review["clock"]["state_start_s"] >= 0
+
+
+def test_summary_and_review_lead_with_the_writing_figures(
+    review: dict[str, Any], drift_run: Run
+) -> None:
+    writing = drift_run.summary["writing"]
+    assert list(review)[:4] == ["format", "version", "run", "writing"]
+    assert review["writing"] == writing
+    book, chapters = writing["book"], writing["chapters"]
+    outcomes = drift_run.outcomes()
+    assert [c["chapter"] for c in chapters] == sorted(outcomes)
+    assert (writing["unit"], writing["ngram"], book["target_per_chapter"]) == ("words", 4, 200)
+    for chapter in chapters:
+        outcome = outcomes[chapter["chapter"]]
+        assert chapter["revisions"] == outcome["attempts"] - 1
+        assert chapter["continuations"] == outcome["continuations"]
+        assert chapter["length"] == outcome["words"]
+        assert 0 < chapter["length_score"] <= 100
+        assert 0 <= chapter["repeated_within_pct"] <= 100
+    assert book["revisions"] == drift_run.summary["revisions"] > 0
+    assert book["length"] == drift_run.summary["words"]
+    assert book["threads_due"] is not None  # the run knew its foreshadowing ledger
+    assert book["threads_on_time"] <= book["threads_due"]
+    assert book["findings"] == len(drift_run.read_json("findings.json"))
+
+
+def test_csv_and_prom_carry_the_writing_figures(review: dict[str, Any], drift_run: Run) -> None:
+    rows = list(csv.DictReader(io.StringIO(export(drift_run, "csv"))))
+    chapters = [r for r in rows if r["kind"] == "chapter_writing"]
+    (book,) = [r for r in rows if r["kind"] == "book_writing"]
+    assert [int(r["chapter"]) for r in chapters] == list(range(1, 7))
+    assert float(book["length_score"]) == review["writing"]["book"]["length_score"]
+    assert float(book["repeated_pct"]) == review["writing"]["book"]["repeated_pct"]
+    families = {f.name: f for f in text_string_to_metric_families(export(drift_run, "prom"))}
+    (score,) = families["orchestrator_book_length_score"].samples
+    assert score.value == review["writing"]["book"]["length_score"]
+    per_chapter = families["orchestrator_chapter_overused_per_10k"].samples
+    assert sorted(int(s.labels["chapter"]) for s in per_chapter) == list(range(1, 7))
+
+
+def test_a_run_from_before_the_figures_gets_them_from_its_folder(
+    review: dict[str, Any], drift_run: Run, tmp_path: Path
+) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(drift_run.folder, old, ignore=shutil.ignore_patterns("*.lock"))
+    summary = json.loads((old / "summary.json").read_text(encoding="utf-8"))
+    del summary["writing"]
+    for outcome in summary["chapter_outcomes"]:
+        del outcome["continuations"], outcome["stop_reason"]
+    (old / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    proc = orchestrator("metrics", "export", old, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    worked_out = json.loads(proc.stdout)["writing"]
+    kept = review["writing"]
+    assert worked_out["book"]["threads_due"] is None  # the ledger is in the store only
+    for key in ("length", "length_score", "repeated_pct", "overused", "findings", "revisions"):
+        assert worked_out["book"][key] == kept["book"][key]

@@ -84,11 +84,14 @@ def zh_report(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 @pytest.mark.parametrize(
-    ("which", "lang", "first", "unit"),
-    [("en", "en", "The book", "length (words)"), ("zh", "zh", "本书", "长度 (字)")],
+    ("which", "lang", "first", "unit", "figure"),
+    [
+        ("en", "en", "The book", "length (words)", "length score"),
+        ("zh", "zh", "本书", "长度 (字)", "篇幅得分"),
+    ],
 )
 def test_the_report_loads_cleanly_in_a_browser(
-    which: str, lang: str, first: str, unit: str, request: pytest.FixtureRequest
+    which: str, lang: str, first: str, unit: str, figure: str, request: pytest.FixtureRequest
 ) -> None:
     run: Run = request.getfixturevalue(f"{which}_report")
     page = run.folder / "report.html"
@@ -104,6 +107,9 @@ def test_the_report_loads_cleanly_in_a_browser(
     assert f'<html lang="{lang}">' in html
     headings = re.findall(r"<h2[^>]*>(.*?)</h2>", html)
     assert headings[0] == first  # the book before anything else
+    # ... and it leads with how the book reads: the writing figures' table comes first.
+    tables = re.findall(r"<table>.*?</table>", html, re.S)
+    assert figure in tables[0]
     assert headings[-1] in ("For the engineer: the state store", "供工程师参考：状态存储")
     assert unit in html
     assert html.count("<svg") == 4
@@ -115,9 +121,11 @@ def test_the_report_loads_cleanly_in_a_browser(
 def test_a_chinese_report_has_chinese_labels_only(zh_report: Run) -> None:
     page = (zh_report.folder / "report.html").read_text(encoding="utf-8")
     assert "<html lang='zh'>" in page
-    for english in ("The book", "Continuity findings", "written", "Retries", "cost per"):
+    for english in ("The book", "Continuity findings", "written", "Retries", "cost per",
+                    "length score", "repeated", "per 10,000"):  # fmt: skip
         assert english not in page
-    for chinese in ("本书", "连贯性问题", "各代理与模型的费用", "重试与错误"):
+    for chinese in ("本书", "连贯性问题", "各代理与模型的费用", "重试与错误", "篇幅得分", "每万字",
+                    "字片段"):  # fmt: skip
         assert chinese in page
     statuses = {o["status"] for o in zh_report.summary["chapter_outcomes"]}
     assert "已写成" in page or "written" not in statuses

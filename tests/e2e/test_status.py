@@ -81,3 +81,14 @@ def test_state_snapshot_and_history_take_a_run_folder_or_id(en_run: Run) -> None
     history = orchestrator("state", "history", en_run.folder, "--chapter", "1", cwd=parent)
     assert history.returncode == 0, history.stderr
     assert all(json.loads(line)["chapter"] == 1 for line in history.stdout.splitlines())
+
+
+def test_resuming_a_finished_run_changes_nothing_and_says_so(en_run: Run) -> None:
+    files = {path: path.read_bytes() for path in sorted(en_run.folder.rglob("*")) if path.is_file()}
+    for command in (["resume"], ["run", "--resume"]):
+        proc = orchestrator(*command, en_run.folder, "--set", "llm.seed=9", cwd=en_run.folder)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(f"{en_run.folder} is finished: 6/6 chapters written; ")
+        assert "nothing to resume, nothing changed" in proc.stdout
+    after = {path: path.read_bytes() for path in sorted(en_run.folder.rglob("*")) if path.is_file()}
+    assert after == files

@@ -32,6 +32,8 @@ FaultKind = Literal[
     "invalid",  # a good HTTP reply whose tool input does not validate
     "trickle",  # a good streamed reply with ``delay_s`` between events
     "exhausted",  # a good reply whose rate-limit headers say none left for ``delay_s``
+    "short",  # a writer's prose of four words, ended as if finished (end_turn)
+    "cut",  # a writer's prose cut in the middle, stop_reason max_tokens
     # The fake Chat Completions server's own (tests/fake_openai):
     "auth",  # 401 whose message echoes the key sent
     "malformed",  # a reply that is no JSON at all (cut off)

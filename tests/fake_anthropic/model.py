@@ -1,9 +1,10 @@
-"""The fake model: valid structured replies read from the prompts, and usage as the API counts it.
+"""The fake model: valid replies read from the prompts, and usage as the API counts it.
 
-It knows the three tools the agents ask for (``outline``, ``chapter_output``,
-``continuity_report``) and reads what it needs from the English prompt
-templates: the chapter count and cast for an outline, the chapter's number,
-title, length and foreshadowing for a chapter. Tokens are counted at four
+It knows the three tools the agents ask for (``outline``, ``chapter_report``,
+``continuity_report``) and the writer's request for plain prose, and reads
+what it needs from the English prompt templates: the chapter count and cast
+for an outline, the chapter's number, title and length for a chapter (and, in
+a continuation, how many more words), the foreshadowing for a report. Tokens are counted at four
 characters a token. The prompt cache (``PromptCache``) keeps prefixes (tools, then
 the system blocks up to the last ``cache_control`` block) by the API's rules: a
 minimum length per model, readable once the writing response has begun, a TTL.
@@ -20,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-AGENTS = {"outline": "planner", "chapter_output": "writer", "continuity_report": "editor"}
+AGENTS = {"outline": "planner", "chapter_report": "extractor", "continuity_report": "editor"}
 CHAPTER = re.compile(r'Write chapter (\d+) of (\d+): "(.*)"\.')
+REPORTED = re.compile(r'Read chapter (\d+) of (\d+), "(.*)", and report')
 
 
 def tokens(text: str) -> int:
@@ -38,8 +40,12 @@ def tool_of(body: dict[str, Any]) -> str | None:
 
 
 def agent_of(body: dict[str, Any]) -> str:
-    """planner, writer or editor (from the tool), else ``text``."""
-    return AGENTS.get(tool_of(body) or "", "text")
+    """planner, extractor or editor (from the tool), writer (prose asked for a chapter),
+    else ``text``."""
+    tool = tool_of(body)
+    if tool is None and CHAPTER.search(first_prompt(body)):
+        return "writer"
+    return AGENTS.get(tool or "", "text")
 
 
 def first_prompt(body: dict[str, Any]) -> str:
@@ -51,9 +57,18 @@ def first_prompt(body: dict[str, Any]) -> str:
 
 
 def chapter_of(body: dict[str, Any]) -> int | None:
-    """The chapter a writer request is for."""
-    found = CHAPTER.search(first_prompt(body))
+    """The chapter a writer's or an extractor's request is for."""
+    prompt = first_prompt(body)
+    found = CHAPTER.search(prompt) or REPORTED.search(prompt)
     return int(found.group(1)) if found else None
+
+
+def last_prompt(body: dict[str, Any]) -> str:
+    """The text of the last user message (a continuation's request to go on)."""
+    content = body["messages"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content)
 
 
 def system_text(body: dict[str, Any]) -> str:
@@ -86,21 +101,29 @@ def outline(body: dict[str, Any]) -> dict[str, Any]:
     return {"title": title.group(1) if title else "", "chapters": chapters, "threads": []}
 
 
-def chapter(body: dict[str, Any]) -> dict[str, Any]:
-    """A chapter of about the asked length that plants and pays off what it is told to."""
+def chapter(body: dict[str, Any]) -> str:
+    """A chapter's prose of about the asked length (a continuation: the words asked for)."""
     prompt = first_prompt(body)
     found = CHAPTER.search(prompt)
-    number, title = (int(found.group(1)), found.group(3)) if found else (0, "Untitled")
+    number = int(found.group(1)) if found else 0
     words = int(_field(prompt, r"Length: about (\d+) words") or 200)
+    if len(body["messages"]) > 1:
+        words = int(_field(last_prompt(body), r"about (\d+) more words") or words)
     sentence = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
-    paragraphs = [" ".join([sentence] * 4)] * max(1, words // 60)
+    paragraphs = [" ".join([sentence] * 4)] * max(1, round(words / 60))
+    return "\n\n".join(paragraphs)
+
+
+def report(body: dict[str, Any]) -> dict[str, Any]:
+    """What happened in a chapter: nothing changed, the threads the plan named."""
+    prompt = first_prompt(body)
+    found = REPORTED.search(prompt)
+    number = int(found.group(1)) if found else 0
     return {
-        "title": title,
-        "text": "\n\n".join(paragraphs),
         "summary": f"Chapter {number}: the search goes on in the fog.",
         "changes": [],
-        "planted": _ids(_field(prompt, r"Foreshadowing to plant: (.*)")),
-        "paid_off": _ids(_field(prompt, r"Foreshadowing to pay off: (.*)")),
+        "planted": _ids(_field(prompt, r"Foreshadowing the plan has this chapter plant: (.*)")),
+        "paid_off": _ids(_field(prompt, r"Foreshadowing the plan has this chapter pay off: (.*)")),
     }
 
 
@@ -109,19 +132,27 @@ def reply_input(body: dict[str, Any]) -> dict[str, Any] | None:
     tool = tool_of(body)
     if tool == "outline":
         return outline(body)
-    if tool == "chapter_output":
-        return chapter(body)
+    if tool == "chapter_report":
+        return report(body)
     if tool == "continuity_report":
         return {"findings": []}
     return None
 
 
+def reply_text(body: dict[str, Any]) -> str:
+    """The text reply: a chapter's prose for a writer, else a few words."""
+    if agent_of(body) == "writer":
+        return chapter(body)
+    return "A reply in words."
+
+
 def invalid_input(body: dict[str, Any]) -> dict[str, Any]:
-    """A tool input that does not validate: the chapter without its text, an outline of none."""
+    """A tool input that does not validate: a report without its summary, an outline of
+    none."""
     if tool_of(body) == "outline":
         return {"title": "", "chapters": []}
     valid = reply_input(body) or {}
-    return {key: value for key, value in valid.items() if key != "text"} or {"bogus": True}
+    return {key: value for key, value in valid.items() if key != "summary"} or {"bogus": True}
 
 
 def _field(text: str, pattern: str) -> str | None:

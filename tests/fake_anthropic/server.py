@@ -31,12 +31,13 @@ from tests.fake_anthropic.model import (
     chapter_of,
     invalid_input,
     reply_input,
+    reply_text,
     tool_of,
 )
 
 STREAM_ERROR = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 # Faults after which the client has the whole reply (and its usage).
-DELIVERED = (None, "invalid", "trickle", "exhausted")
+DELIVERED = (None, "invalid", "trickle", "exhausted", "short", "cut")
 ERRORS = {
     "rate_limit": (429, "rate_limit_error", "Number of requests has exceeded your rate limit"),
     "over_limit": (429, "rate_limit_error", "This request would exceed your rate limit"),
@@ -167,9 +168,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and kind == "slow":
             time.sleep(fault.delay_s)
         tool_input = invalid_input(request) if kind == "invalid" else reply_input(request)
-        output = json.dumps(tool_input) if tool_input is not None else "A reply in words."
+        output = json.dumps(tool_input) if tool_input is not None else reply_text(request)
+        stop = "tool_use" if tool_input is not None else "end_turn"
+        if kind == "short":
+            output = "The fog. Then nothing."
+        elif kind == "cut":
+            output, stop = output[: len(output) // 2].rstrip(), "max_tokens"
         usage = self.fake.cache.usage(request, output)
-        message = _message(request, tool_input, output, usage)
+        message = _message(request, tool_input, output, usage, stop)
         # Recorded before the last bytes go out: a client that has its reply may look at once.
         if kind in DELIVERED:
             entry.usage = usage
@@ -254,7 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _message(
-    request: dict[str, Any], tool_input: dict[str, Any] | None, output: str, usage: CountedUsage
+    request: dict[str, Any],
+    tool_input: dict[str, Any] | None,
+    output: str,
+    usage: CountedUsage,
+    stop_reason: str,
 ) -> dict[str, Any]:
     if tool_input is not None:
         block: dict[str, Any] = {
@@ -271,7 +281,7 @@ def _message(
         "role": "assistant",
         "model": request.get("model", "fake"),
         "content": [block],
-        "stop_reason": "tool_use" if tool_input is not None else "end_turn",
+        "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": usage.to_dict(),
     }

@@ -2,11 +2,12 @@
 the prompts, in English or in Chinese, and usage as an OpenAI-compatible server counts it.
 
 It knows the three structured outputs the agents ask for (``outline``,
-``chapter_output``, ``continuity_report``), asked for as a forced function
+``chapter_report``, ``continuity_report``), asked for as a forced function
 (``tool_choice``) or in JSON mode (the schema's title in the system message),
-and reads what it needs from the prompt templates of either language: the
-chapter count and cast for an outline, the chapter's number, title, length and
-foreshadowing for a chapter. Tokens are counted at four characters a token (one
+and the writer's request for plain prose, and reads what it needs from the
+prompt templates of either language: the chapter count and cast for an
+outline, the chapter's number and length for prose, the foreshadowing for a
+report. Tokens are counted at four characters a token (one
 a character for Chinese). The provider's prompt cache is a set of system
 messages: a request whose system message was seen before reads it from cache.
 """
@@ -20,17 +21,19 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-AGENTS = {"outline": "planner", "chapter_output": "writer", "continuity_report": "editor"}
+AGENTS = {"outline": "planner", "chapter_report": "extractor", "continuity_report": "editor"}
 # orchestrator models check asks each agent's model for this tiny object.
 # The schema titles JSON mode puts in the system message -> the output's name.
 TITLES = {
     "Outline": "outline",
-    "ChapterOutput": "chapter_output",
+    "ChapterReport": "chapter_report",
     "ContinuityReport": "continuity_report",
     "ConnectionCheck": "connection_check",
 }
 CHAPTER_EN = re.compile(r'Write chapter (\d+) of (\d+): "(.*)"\.')
 CHAPTER_ZH = re.compile(r"请写第 ?(\d+) ?章（共 ?(\d+) ?章）：《(.*)》。")
+REPORTED_EN = re.compile(r'Read chapter (\d+) of (\d+), "(.*)", and report')
+REPORTED_ZH = re.compile(r"请阅读第 ?(\d+) ?章（共 ?(\d+) ?章）《(.*)》")
 CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -85,18 +88,30 @@ def mode_of(body: dict[str, Any]) -> str:
 
 
 def agent_of(body: dict[str, Any]) -> str:
-    """planner, writer or editor, else ``text``."""
-    return AGENTS.get(output_of(body) or "", "text")
+    """planner, extractor or editor (from the output), writer (prose asked for a chapter),
+    else ``text``."""
+    name = output_of(body)
+    prompt = first_prompt(body)
+    if name is None and (CHAPTER_EN.search(prompt) or CHAPTER_ZH.search(prompt)):
+        return "writer"
+    return AGENTS.get(name or "", "text")
 
 
 def language_of(body: dict[str, Any]) -> str:
-    return "zh" if CHAPTER_ZH.search(first_prompt(body)) or "请为《" in first_prompt(body) else "en"
+    prompt = first_prompt(body)
+    zh = CHAPTER_ZH.search(prompt) or REPORTED_ZH.search(prompt) or "请为《" in prompt
+    return "zh" if zh else "en"
 
 
 def chapter_of(body: dict[str, Any]) -> int | None:
-    """The chapter a writer request is for."""
+    """The chapter a writer's or an extractor's request is for."""
     prompt = first_prompt(body)
-    found = CHAPTER_EN.search(prompt) or CHAPTER_ZH.search(prompt)
+    found = (
+        CHAPTER_EN.search(prompt)
+        or CHAPTER_ZH.search(prompt)
+        or REPORTED_EN.search(prompt)
+        or REPORTED_ZH.search(prompt)
+    )
     return int(found.group(1)) if found else None
 
 
@@ -135,35 +150,51 @@ def outline(body: dict[str, Any]) -> dict[str, Any]:
     return {"title": title or "", "chapters": chapters, "threads": []}
 
 
-def chapter(body: dict[str, Any]) -> dict[str, Any]:
-    """A chapter of about the asked length that plants and pays off what it is told to."""
+def last_prompt(body: dict[str, Any]) -> str:
+    """The last user message (a continuation's request to go on)."""
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    content = users[-1].get("content") if users else ""
+    return content if isinstance(content, str) else ""
+
+
+def chapter(body: dict[str, Any]) -> str:
+    """A chapter's prose of about the asked length (a continuation: the length asked for)."""
     prompt, zh = first_prompt(body), language_of(body) == "zh"
     found = CHAPTER_ZH.search(prompt) if zh else CHAPTER_EN.search(prompt)
-    number, title = (int(found.group(1)), found.group(3)) if found else (0, "Untitled")
+    number = int(found.group(1)) if found else 0
+    continuing = len([m for m in body.get("messages") or [] if m.get("role") == "user"]) > 1
     if zh:
         length = int(_field(prompt, r"篇幅：约 ?(\d+) ?字") or 200)
+        if continuing:
+            length = int(_field(last_prompt(body), r"大约再写 ?(\d+) ?字") or length)
         sentence = f"第{number}章里，大雾笼罩着港口，谁也不提那艘船。"
-        paragraphs = ["".join([sentence] * 4)] * max(1, length // 70)
+        return "\n\n".join(["".join([sentence] * 4)] * max(1, round(length / 70)))
+    length = int(_field(prompt, r"Length: about (\d+) words") or 200)
+    if continuing:
+        length = int(_field(last_prompt(body), r"about (\d+) more words") or length)
+    sentence = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
+    return "\n\n".join([" ".join([sentence] * 4)] * max(1, round(length / 60)))
+
+
+def report(body: dict[str, Any]) -> dict[str, Any]:
+    """What happened in a chapter: nothing changed, the threads the plan named."""
+    prompt, zh = first_prompt(body), language_of(body) == "zh"
+    found = REPORTED_ZH.search(prompt) if zh else REPORTED_EN.search(prompt)
+    number = int(found.group(1)) if found else 0
+    if zh:
         summary = f"第{number}章：雾中的追查仍在继续。"
-        planted, paid = (
-            _field(prompt, r"本章要埋下的伏笔：(.*)"),
-            _field(prompt, r"本章要回收的伏笔：(.*)"),
-        )
+        planted = _field(prompt, r"计划中本章要埋下的伏笔：(.*)")
+        paid = _field(prompt, r"计划中本章要回收的伏笔：(.*)")
     else:
-        length = int(_field(prompt, r"Length: about (\d+) words") or 200)
-        sentence = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
-        paragraphs = [" ".join([sentence] * 4)] * max(1, length // 60)
         summary = f"Chapter {number}: the search goes on in the fog."
-        planted = _field(prompt, r"Foreshadowing to plant: (.*)")
-        paid = _field(prompt, r"Foreshadowing to pay off: (.*)")
-    return {
-        "title": title,
-        "text": "\n\n".join(paragraphs),
-        "summary": summary,
-        "changes": [],
-        "planted": _ids(planted),
-        "paid_off": _ids(paid),
-    }
+        planted = _field(prompt, r"Foreshadowing the plan has this chapter plant: (.*)")
+        paid = _field(prompt, r"Foreshadowing the plan has this chapter pay off: (.*)")
+    return {"summary": summary, "changes": [], "planted": _ids(planted), "paid_off": _ids(paid)}
+
+
+def reply_text(body: dict[str, Any]) -> str:
+    """The text reply: a chapter's prose for a writer, else a few words."""
+    return chapter(body) if agent_of(body) == "writer" else "A reply in words."
 
 
 def reply_object(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -171,8 +202,8 @@ def reply_object(body: dict[str, Any]) -> dict[str, Any] | None:
     name = output_of(body)
     if name == "outline":
         return outline(body)
-    if name == "chapter_output":
-        return chapter(body)
+    if name == "chapter_report":
+        return report(body)
     if name == "continuity_report":
         return {"findings": []}
     if name == "connection_check":
@@ -181,11 +212,11 @@ def reply_object(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def invalid_object(body: dict[str, Any]) -> dict[str, Any]:
-    """A reply that is JSON but does not validate: a chapter without its text."""
+    """A reply that is JSON but does not validate: a report without its summary."""
     if output_of(body) == "outline":
         return {"title": "", "chapters": []}
     valid = reply_object(body) or {}
-    return {key: value for key, value in valid.items() if key != "text"} or {"bogus": True}
+    return {key: value for key, value in valid.items() if key != "summary"} or {"bogus": True}
 
 
 def _field(text: str, pattern: str) -> str | None:

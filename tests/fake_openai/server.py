@@ -44,6 +44,7 @@ from tests.fake_openai.model import (
     mode_of,
     output_of,
     reply_object,
+    reply_text,
 )
 
 LIMITS = {"requests": 4000, "tokens": 2_000_000}
@@ -192,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fault.delay_s)
         obj = invalid_object(request) if kind == "invalid" else reply_object(request)
         if obj is None:
-            output = "A reply in words."
+            output = reply_text(request)
         elif kind == "malformed":
             output = json.dumps(obj, ensure_ascii=False)[:-40]  # cut off: no JSON at all
         elif kind == "fenced":

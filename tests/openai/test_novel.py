@@ -33,6 +33,8 @@ WRITER_FAULTS: dict[int, list[Fault]] = {
     1: [Fault("rate_limit", retry_after=0.3)] * 2,
     2: [Fault("server_error")],
     3: [Fault("drop")],
+}
+EXTRACTOR_FAULTS: dict[int, list[Fault]] = {
     4: [Fault("fenced")],  # read leniently: no retry at all
     5: [Fault("invalid")],  # sent back once with the validation errors
 }
@@ -63,6 +65,7 @@ def stormy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, FakeOpenAI]:
     rules = [
         Rule([Fault("rate_limit", retry_after=0.2)], agent="planner"),
         *(Rule(faults, agent="writer", chapter=n) for n, faults in WRITER_FAULTS.items()),
+        *(Rule(faults, agent="extractor", chapter=n) for n, faults in EXTRACTOR_FAULTS.items()),
         Rule([Fault("server_error")], agent="editor"),
     ]
     fake = FakeOpenAI(rules=rules).start()
@@ -81,11 +84,15 @@ def test_every_chapter_is_written_through_the_faults(stormy: tuple[Run, FakeOpen
     assert "Chapter 6:" in (run.folder / "manuscript.md").read_text(encoding="utf-8")
     for chapter, faults in WRITER_FAULTS.items():
         seen = [r.fault for r in fake.of("writer", chapter)]
+        assert seen == [f.kind for f in faults] + [None], chapter
+    for chapter, faults in EXTRACTOR_FAULTS.items():
+        seen = [r.fault for r in fake.of("extractor", chapter)]
         assert seen == [f.kind for f in faults] + ([None] if chapter != 4 else []), chapter
     assert [r.fault for r in fake.of("planner")] == ["rate_limit", None]
     assert [r.fault for r in fake.of("editor")] == ["server_error", None]
     assert {r.path for r in fake.requests} == {"/v1/chat/completions"}
-    assert {r.mode for r in fake.requests} == {"tools"}
+    assert {r.mode for r in fake.of("writer")} == {"text"}  # prose, never inside JSON
+    assert {r.mode for r in fake.requests if r.agent != "writer"} == {"tools"}
 
 
 def test_retries_are_logged_and_retry_after_is_waited_out(
@@ -110,14 +117,14 @@ def test_an_invalid_reply_was_sent_back_once_with_the_errors(
     stormy: tuple[Run, FakeOpenAI],
 ) -> None:
     _, fake = stormy
-    first, second = fake.of("writer", 5)
+    first, second = fake.of("extractor", 5)
     assert [m["role"] for m in first.body["messages"]] == ["system", "user"]
     system, user, assistant, feedback = second.body["messages"]
     assert [system, user] == first.body["messages"]
     assert assistant["role"] == "assistant"
-    assert '"text"' not in assistant["content"]
+    assert '"summary"' not in assistant["content"]
     assert feedback["role"] == "user"
-    assert "text: Field required" in feedback["content"]
+    assert "summary: Field required" in feedback["content"]
 
 
 def test_usage_and_cost_are_what_the_server_reported(stormy: tuple[Run, FakeOpenAI]) -> None:
@@ -130,7 +137,8 @@ def test_usage_and_cost_are_what_the_server_reported(stormy: tuple[Run, FakeOpen
     assert usage.cache_write_tokens == 0
     assert usage.cost_usd == pytest.approx(load_prices().require(MODEL).cost(expected))
     calls = run.read_json("metrics.json")["llm"]["calls"]
-    assert len(calls) == run.summary["model_calls"] == 1 + CHAPTERS + 1 + 1  # ch 5 twice
+    # planner, writers, extractors (ch 5 twice), editor
+    assert len(calls) == run.summary["model_calls"] == 1 + CHAPTERS + CHAPTERS + 1 + 1
     assert f"cost ${usage.cost_usd:.4f}" in run.proc.stdout
 
 
@@ -171,10 +179,13 @@ def test_a_chinese_novel_is_written_in_json_mode(chinese: tuple[Run, FakeOpenAI]
     assert manuscript.startswith("# 灯塔账簿\n")
     assert re.findall(r"^## 第(\d+)章 ", manuscript, re.M) == [str(n) for n in range(1, 7)]
     assert len(CJK.findall(run.chapter_text(3))) > 100
-    assert {r.mode for r in fake.requests} == {"json"}
+    assert {r.mode for r in fake.requests if r.agent != "writer"} == {"json"}
+    assert {r.mode for r in fake.of("writer")} == {"text"}
     assert all(r.body["stream"] is True for r in fake.requests)
     assert {r.path for r in fake.requests} == {"/chat/completions"}
-    assert all("JSON Schema" in r.body["messages"][0]["content"] for r in fake.requests)
+    structured = [r for r in fake.requests if r.agent != "writer"]
+    assert all("JSON Schema" in r.body["messages"][0]["content"] for r in structured)
+    assert not any("JSON Schema" in r.body["messages"][0]["content"] for r in fake.of("writer"))
 
 
 def test_reasoning_is_never_the_reply_and_its_tokens_are_counted(
@@ -193,7 +204,7 @@ def test_a_malformed_reply_is_sent_back_once_then_the_chapter_fails_cleanly(
     start_fake: StartFake, tmp_path: Path
 ) -> None:
     fake = start_fake(
-        Rule([Fault("malformed"), Fault("malformed")], agent="writer", chapter=2),
+        Rule([Fault("malformed"), Fault("malformed")], agent="extractor", chapter=2),
         Rule([Fault("bad_request")], agent="writer", chapter=3),
     )
     run = run_on_fake(tmp_path, fake, "project.chapters=4", run_dir="failing")
@@ -206,11 +217,11 @@ def test_a_malformed_reply_is_sent_back_once_then_the_chapter_fails_cleanly(
     assert "no valid reply after 2 attempts" in errors[2]
     assert "Invalid JSON" in errors[2]
     assert "400 invalid_request_error: max_tokens is too large for this model" in errors[3]
-    first, second = fake.of("writer", 2)
+    first, second = fake.of("extractor", 2)
     assert [m["role"] for m in first.body["messages"]] == ["system", "user"]
     broken = second.body["messages"][-2]
     assert broken["role"] == "assistant"
-    assert broken["content"].startswith('{"title": ')  # the cut-off reply went back as it was
+    assert broken["content"].startswith('{"summary": ')  # the cut-off reply went back as it was
     with pytest.raises(json.JSONDecodeError):
         json.loads(broken["content"])
     assert "Invalid JSON" in second.body["messages"][-1]["content"]

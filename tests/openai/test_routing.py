@@ -15,7 +15,7 @@ from orchestrator.project.clients import make_client
 from orchestrator.project.load import load_config
 from orchestrator.project.problems import ConfigError
 from tests.e2e.conftest import cli_env, write_project
-from tests.openai.conftest import API_KEY, SECRET, StartFake, files_holding, run_on_fake
+from tests.openai.conftest import API_KEY, MODEL, SECRET, StartFake, files_holding, run_on_fake
 
 QWEN_SECRET = "QwEn-77aa"
 ANTHROPIC_SECRET = "AnThRoPiC-31c"
@@ -118,11 +118,13 @@ def test_a_routed_novel_sums_costs_per_provider_and_model(
     )
 
     assert run.proc.returncode == 0, run.proc.stderr
+    # The extractor has no route of its own: it reads with llm.model, on llm's server.
     assert [(r.agent, r.body["model"], r.mode) for r in deepseek.requests] == [
-        ("planner", "deepseek-reasoner", "json")
+        ("planner", "deepseek-reasoner", "json"),
+        *[("extractor", MODEL, "tools")] * 3,
     ]
     assert {(r.agent, r.body["model"], r.mode) for r in qwen.requests} == {
-        ("writer", "qwen-plus", "tools")
+        ("writer", "qwen-plus", "text")
     }
     assert len(qwen.requests) == 3
     assert {r.api_key for r in deepseek.requests} == {API_KEY}
@@ -134,6 +136,7 @@ def test_a_routed_novel_sums_costs_per_provider_and_model(
     qwen_host = qwen.url.removeprefix("http://").removesuffix("/v1")
     assert set(rows) == {
         (f"openai:{deepseek_host}", "deepseek-reasoner"),
+        (f"openai:{deepseek_host}", MODEL),
         (f"openai:{qwen_host}", "qwen-plus"),
         ("offline", "offline"),
     }
@@ -173,7 +176,7 @@ def test_a_mixed_novel_planner_on_claude_writers_on_deepseek(
         ("planner", "claude-sonnet-4-5")
     ]
     assert {r.api_key for r in claude.requests} == {ANTHROPIC_KEY}
-    assert {r.agent for r in deepseek.requests} == {"writer", "editor"}
+    assert {r.agent for r in deepseek.requests} == {"writer", "extractor", "editor"}
     review = run.read_json("review.json")
     rows = {(r["provider"], r["model"]): r for r in review["llm"]["by_provider"]}
     deepseek_host = deepseek.url.removeprefix("http://")

@@ -85,4 +85,5 @@ def test_a_novel_is_written_in_the_modes_without_tools(
     run = run_on_fake(tmp_path, fake, f"llm.structured={mode}", "project.chapters=3")
     assert run.proc.returncode == 0, run.proc.stderr
     assert run.summary["written"] == 3
-    assert {r.mode for r in fake.requests} == {mode}
+    assert {r.mode for r in fake.requests if r.agent != "writer"} == {mode}
+    assert {r.mode for r in fake.of("writer")} == {"text"}  # prose is asked for as prose

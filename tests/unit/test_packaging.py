@@ -28,6 +28,7 @@ def test_the_prompt_templates_ship_as_package_data() -> None:
         "*.md",
         "labels.*.yaml",
         "report.*.yaml",
+        "overused.*.yaml",
     ]  # type: ignore[index]
 
 
@@ -37,3 +38,4 @@ def test_the_templates_load_through_the_package() -> None:
     templates = resources.files("agents.templates")
     names = {entry.name for entry in templates.iterdir()}
     assert {"writer.en.md", "writer.zh.md", "labels.en.yaml", "labels.zh.yaml"} <= names
+    assert {"overused.en.yaml", "overused.zh.yaml"} <= names
