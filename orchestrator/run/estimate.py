@@ -14,6 +14,7 @@ limit. What this assumes is said with the figures (``Estimate.assumptions``).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,9 @@ async def estimate_book(
     )
 
 
-def _model_of(models: dict[str, str]) -> Any:
+def _model_of(models: dict[str, str]) -> Callable[[LLMRequest], str]:
+    """Whose caching rules apply to an offline call: its agent's priced model."""
+
     def model_of(request: LLMRequest) -> str:
         return models.get(request.agent, request.model)
 
