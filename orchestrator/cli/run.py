@@ -168,11 +168,15 @@ def _say_if_finished(folder: RunFolder, overrides: tuple[str, ...]) -> bool:
 
 
 async def _check_store(folder: RunFolder) -> None:
-    """Open the run's store and read it (StateError, naming it, when it cannot be)."""
+    """Open the run's store and read it (StateError, naming it, when it cannot be), and
+    refuse a store this folder may not write (a copy's original), as resume would."""
+    from orchestrator.artifacts.ownership import check_claim
     from state import open_state
 
-    async with open_state(folder.store_url(), create=False) as manager:
+    url = folder.store_url()
+    async with open_state(url, create=False) as manager:
         await manager.chapters()
+        await check_claim(manager, folder, url)
 
 
 def _execute(
