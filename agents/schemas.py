@@ -226,6 +226,15 @@ class WritingBrief(_Schema):
     so_far: str = Field(default="", description="a continuation: the chapter written so far")
 
 
+class ArcBrief(_Schema):
+    """What one arc summary is written from: the summaries of chapters ``first``..``last``."""
+
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    summaries: dict[int, str]
+    language: Language = "en"
+
+
 class ChapterReport(_Schema):
     """The extractor's reply: what actually happened in a finished chapter's text."""
 
@@ -264,6 +273,10 @@ class ChapterJob(_Schema):
     )
     previous_ending: str = Field(
         default="", description="the text of the chapter before, once it is final"
+    )
+    arcs: dict[int, str] = Field(
+        default_factory=dict,
+        description="model-written arc summaries of older chapters, by first chapter",
     )
     state: StoryState = Field(description="the state as of this chapter: what it reads")
     summaries: dict[int, str] = Field(default_factory=dict, description="earlier chapters")

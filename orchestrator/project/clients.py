@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from agents.clients.openai import OpenAISettings
     from agents.clients.rate_limiter import RateLimiter
 
-AGENTS: tuple[AgentName, ...] = ("planner", "writer", "extractor", "editor")
+AGENTS: tuple[AgentName, ...] = ("planner", "writer", "extractor", "summarizer", "editor")
 KEY_VARIABLE = "ANTHROPIC_API_KEY"
 OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -34,9 +34,15 @@ from state import Limits
 from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
-AgentName = Literal["planner", "writer", "extractor", "editor"]
+AgentName = Literal["planner", "writer", "extractor", "summarizer", "editor"]
 StructuredName = Literal["tools", "json_schema", "json", "text"]
-AGENT_NAMES: tuple[AgentName, ...] = ("planner", "writer", "extractor", "editor")
+AGENT_NAMES: tuple[AgentName, ...] = (
+    "planner",
+    "writer",
+    "extractor",
+    "summarizer",
+    "editor",
+)
 
 
 class _Section(BaseModel):
@@ -143,6 +149,9 @@ class AgentModels(_Section):
     extractor: str | None = Field(
         default=None, description="reads each finished chapter and reports what happened in it"
     )
+    summarizer: str | None = Field(
+        default=None, description="writes the arc summaries of older chapters (not offline)"
+    )
     editor: str | None = None
 
 
@@ -178,6 +187,7 @@ class AgentRoutes(_Section):
     planner: AgentRoute | None = None
     writer: AgentRoute | None = None
     extractor: AgentRoute | None = None
+    summarizer: AgentRoute | None = None
     editor: AgentRoute | None = None
 
 

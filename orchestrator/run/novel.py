@@ -334,6 +334,11 @@ def _coordinator(
             extractor=agent_settings(config, "extractor"),
             editor=agent_settings(config, "editor"),
             length=length_rule(config),
+            summarizer=(
+                None
+                if config.llm.for_agent("summarizer").provider == "offline"
+                else agent_settings(config, "summarizer")
+            ),
         ),
         scheduling=config.orchestrator,
         budget=context_budget(config),

@@ -22,6 +22,7 @@ from typing import Any
 AGENTS = {"outline": "planner", "chapter_report": "extractor", "continuity_report": "editor"}
 CHAPTER = re.compile(r'Write chapter (\d+) of (\d+): "(.*)"\.')
 REPORTED = re.compile(r'Read chapter (\d+) of (\d+), "(.*)", and report')
+ARC = re.compile(r"Summarize chapters (\d+) to (\d+) in one paragraph")
 
 
 def tokens(text: str) -> int:
@@ -43,6 +44,8 @@ def agent_of(body: dict[str, Any]) -> str:
     tool = tool_of(body)
     if tool is None and CHAPTER.search(first_prompt(body)):
         return "writer"
+    if tool is None and ARC.search(first_prompt(body)):
+        return "summarizer"
     return AGENTS.get(tool or "", "text")
 
 
@@ -141,6 +144,9 @@ def reply_text(body: dict[str, Any]) -> str:
     """The text reply: a chapter's prose for a writer, else a few words."""
     if agent_of(body) == "writer":
         return chapter(body)
+    found = ARC.search(first_prompt(body))
+    if found:
+        return f"In chapters {found.group(1)} to {found.group(2)} the harbour search narrowed."
     return "A reply in words."
 
 
