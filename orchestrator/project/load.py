@@ -76,7 +76,7 @@ def parse_config(
     text: str, source: str | Path = "<config>", overrides: Sequence[str] = ()
 ) -> ProjectConfig:
     """Validate a project file's text; ``source`` names it in errors."""
-    data, line_of = _parse_yaml(text, source)
+    data, line_of = parse_yaml(text, source)
     if not isinstance(data, dict):
         got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
         expected = "expected a mapping with project:, characters:, world:, llm:, ..."
@@ -131,7 +131,10 @@ def _no_line(_loc: Loc) -> None:
     return None
 
 
-def _parse_yaml(text: str, source: str | Path) -> tuple[Any, LineFinder]:
+def parse_yaml(text: str, source: str | Path) -> tuple[Any, LineFinder]:
+    """The data of a YAML text, and where each field path is in it (``line_of``); a
+    ConfigError naming ``source`` and the line for text that is not YAML or repeats a
+    key. Shared by every file an author edits (the project file, ``outline.yaml``)."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
