@@ -165,6 +165,7 @@ class PlainDisplay(Display):
         "budget_stopped",
         "config_changed",
         "no_budget",
+        "outline_stored",
     )
 
     def __init__(self, tokens: TokenCount = lambda: 0, console: Console | None = None) -> None:
@@ -210,6 +211,7 @@ class LiveDisplay(PlainDisplay):
             "budget_stopped",
             "config_changed",
             "no_budget",
+            "outline_stored",
         ):
             self.console.print(
                 describe(event, fields, self.labels), markup=False, highlight=False, soft_wrap=True
@@ -228,6 +230,8 @@ def describe(event: str, fields: dict[str, Any], labels: Labels) -> str:
     """One readable line for an event, in the book's language."""
     if event in ("run_started", "run_resumed", "planned", "reviewed", "no_budget"):
         return labels(f"events.{event}", **fields)
+    if event == "outline_stored":
+        return labels("outline_file.stored", **fields)
     if event == "chapter_committed":
         count = labels.count(fields["words"])
         if fields["attempt"] == 1:

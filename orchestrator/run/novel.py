@@ -20,8 +20,6 @@ import yaml
 
 from agents.clients.journal import JOURNAL_FILE
 from agents.clients.metered import MeteredClient
-from agents.prompts import PromptLibrary
-from agents.render import render_outline_markdown
 from agents.schemas import Outline, ProjectBrief
 from orchestrator.artifacts.assemble import assemble
 from orchestrator.artifacts.book import Book, BookChapter
@@ -44,9 +42,11 @@ from orchestrator.project.briefs import (
 from orchestrator.project.clients import is_paid, run_prices
 from orchestrator.project.config import ProjectConfig
 from orchestrator.project.load import load_config
+from orchestrator.project.outline_file import OUTLINE_FILE
 from orchestrator.review.export import write_run_review
 from orchestrator.run.amend import Amendment, record_amendment
 from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
+from orchestrator.run.outlines import latest_version_file, outline_edit, store_outline
 from orchestrator.run.reports import build_summary, write_reports
 from orchestrator.run.restore import restore_chapters
 from orchestrator.run.schedule import Schedule
@@ -126,11 +126,7 @@ async def _run(
     # A password in the config's URL opens the store; it is never written anywhere.
     opening = state_url(config, folder, request.config_path.parent, secret=True)
     async with open_state(opening) as manager:
-        await claim_store(manager, folder, url, new_run=True)
-        # Only now is the folder a run: a run refused above can be retried in it.
-        recorded = url if config.state.url else folder.record_url(url)
-        _write_run_file(folder, request, recorded, started_at)
-        coordinator = _coordinator(request, client, manager, folder, observer)
+        coordinator = await _begin(request, observer, client, manager, url, started_at)
         await coordinator.board.open_run(config_for_workers(config))
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
@@ -140,6 +136,41 @@ async def _run(
         await manager.initialize(initial)
         schedule = await coordinator.write_book(outline, initial)
         return await _finish(coordinator, request, watch, outline, schedule, started_at)
+
+
+async def plan_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> Outline:
+    """``orchestrator plan``: a new run up to its stored outline, then stop. The run folder
+    then holds ``outline.yaml`` for the author to edit; ``write`` (or ``resume``) goes on."""
+    started_at = datetime.now(UTC)
+    folder, config = request.folder, request.config
+    url = state_url(config, folder, request.config_path.parent)
+    ensure_disk_space(folder.root, config.orchestrator.min_free_mb)
+    opening = state_url(config, folder, request.config_path.parent, secret=True)
+    with _journal(client, folder):
+        async with open_state(opening) as manager:
+            coordinator = await _begin(request, observer, client, manager, url, started_at)
+            _started(coordinator, request, "run_started")
+            _say_if_unbudgeted(coordinator, request)
+            outline = await _outline(coordinator, request, manager)
+            await manager.initialize(initial_state(config, outline))
+            return outline
+
+
+async def _begin(
+    request: RunRequest,
+    observer: Observer,
+    client: MeteredClient,
+    manager: StateManager,
+    url: str,
+    started_at: datetime,
+) -> Coordinator:
+    """Make the folder a run of this store (run.json), and its coordinator."""
+    folder, config = request.folder, request.config
+    await claim_store(manager, folder, url, new_run=True)
+    # Only now is the folder a run: a run refused above can be retried in it.
+    recorded = url if config.state.url else folder.record_url(url)
+    _write_run_file(folder, request, recorded, started_at)
+    return _coordinator(request, client, manager, folder, observer)
 
 
 async def resume_novel(
@@ -184,6 +215,7 @@ async def _resume(
                 "config_changed", set=list(request.amendment.overrides), changed=changed
             )
         outline = await _outline(coordinator, request, manager)
+        outline = await _take_outline_edit(coordinator, request, manager, outline)
         await manager.initialize(initial_state(request.config, outline))
         initial = await manager.snapshot(as_of_chapter=1)
         await _wait_for_joined_writers(coordinator, request.config.orchestrator.poll_seconds)
@@ -269,9 +301,26 @@ async def _outline(coordinator: Coordinator, request: RunRequest, manager: State
     kept = await manager.meta("outline")
     if kept is not None:
         return Outline.model_validate(kept)
-    outline = await coordinator.plan(given_outline(request.config))
-    await _store_outline(request.folder, manager, outline, request.config.project.language)
+    given = given_outline(request.config)
+    outline = await coordinator.plan(given)
+    source = "planner" if given is None else "project"
+    await store_outline(request.folder, manager, outline, request.config, source)
     return outline
+
+
+async def _take_outline_edit(
+    coordinator: Coordinator, request: RunRequest, manager: StateManager, outline: Outline
+) -> Outline:
+    """The outline to write from: the author's ``outline.yaml`` if they edited it before
+    any chapter was written (stored as a new version), else ``outline``."""
+    edit = await outline_edit(request.folder, manager, request.config)
+    if edit is None:
+        return outline
+    number = await store_outline(
+        request.folder, manager, edit.outline, request.config, "author", edit.data
+    )
+    coordinator.emit("outline_stored", version=number, file=OUTLINE_FILE)
+    return edit.outline
 
 
 async def _finish(
@@ -308,7 +357,10 @@ async def _finish(
     summary.state_events = list(coordinator.manager.metrics.events)
     write_reports(folder, summary, findings, client, coordinator.manager, request.config)
     await asyncio.to_thread(write_run_review, folder, request.config.orchestrator.html_report)
-    manifest = await asyncio.to_thread(write_manifest, folder)
+    # outline.yaml at the digest of the version in use: an edit made since shows as one.
+    latest = latest_version_file(folder)
+    recorded = {OUTLINE_FILE: latest} if latest is not None else {}
+    manifest = await asyncio.to_thread(write_manifest, folder, recorded)
     coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
     coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
     return summary
@@ -391,17 +443,6 @@ def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at
             "state_url": url,
             "started_at": utc_iso(started_at),
         },
-    )
-
-
-async def _store_outline(
-    folder: RunFolder, manager: StateManager, outline: Outline, language: str
-) -> None:
-    data = outline.model_dump(mode="json")
-    await manager.put_meta("outline", data)
-    folder.write_json("outline.json", data)
-    folder.write_text(
-        "outline.md", render_outline_markdown(outline, PromptLibrary().labels(language))
     )
 
 
