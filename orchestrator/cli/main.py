@@ -21,6 +21,16 @@ COMMANDS: Mapping[str, tuple[str, str, str]] = {
         "run",
         "Plan, write and assemble the novel a project file describes.",
     ),
+    "plan": (
+        "orchestrator.cli.run",
+        "plan",
+        "Plan a novel and stop, for the author to edit its outline.",
+    ),
+    "write": (
+        "orchestrator.cli.run",
+        "write",
+        "Write a planned novel from its outline, edited or not.",
+    ),
     "resume": (
         "orchestrator.cli.run",
         "resume",
