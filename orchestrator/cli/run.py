@@ -327,6 +327,7 @@ def _planned_done(
     """What ``plan`` prints last: where the outline is, and the command that goes on."""
     from agents.prompts import PromptLibrary
     from orchestrator.project.outline_file import OUTLINE_FILE
+    from orchestrator.run.outlines import shown_path
 
     yaml_path, md_path = folder.path(OUTLINE_FILE), folder.path("outline.md")
     if as_json:
@@ -336,8 +337,9 @@ def _planned_done(
         click.echo(str(folder.root))
     else:
         labels = PromptLibrary().labels(folder.language())
-        run = click.format_filename(folder.root)
-        click.echo(labels("outline_file.planned", yaml=yaml_path, md=md_path, run=run))
+        yaml_shown, md_shown = shown_path(yaml_path), shown_path(md_path)
+        run = shown_path(folder.root)
+        click.echo(labels("outline_file.planned", yaml=yaml_shown, md=md_shown, run=run))
     return 0
 
 

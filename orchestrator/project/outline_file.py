@@ -175,7 +175,7 @@ def _cast_checks(
     cast = labels.join(list(characters))
 
     def unknown(name: str) -> str:
-        return labels("outline_file.unknown", name=repr(name), cast=cast)
+        return labels("outline_file.unknown", name=name, cast=cast)
 
     for index, plan in enumerate(shape.chapters):
         at: Loc = ("chapters", index)

@@ -92,7 +92,7 @@ async def store_outline(
     kept = await versions(manager)
     number = len(kept) + 1
     if data is None:
-        text = render_outline_file(outline, labels, cast_of(config), _shown(folder.root))
+        text = render_outline_file(outline, labels, cast_of(config), shown_path(folder.root))
         data = text.encode("utf-8")
     # The files first: a run that dies before the transaction has no new version, and
     # files that the next version (or a new plan) writes over.
@@ -142,7 +142,7 @@ async def outline_edit(
             "outline_file.written",
             file=path,
             n=len(written),
-            run=_shown(folder.root),
+            run=shown_path(folder.root),
             latest=Path(version_file(len(kept))).name,
         )
         raise OutlineEditedError(message)
@@ -155,7 +155,7 @@ def latest_version_file(folder: RunFolder) -> Path | None:
     return found[-1] if found else None
 
 
-def _shown(root: Path) -> str:
+def shown_path(root: Path) -> str:
     """The run folder as a command line typed here would name it."""
     try:
         return os.path.relpath(root) if root.is_relative_to(Path.cwd()) else str(root)
