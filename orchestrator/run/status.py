@@ -3,7 +3,7 @@
 A finished run has ``summary.json``. One that has not finished is running
 (its writer, named in ``run.lock``, is alive: also a resume of a run that had
 finished, its summary then being the last one's), planned (``plan`` stopped after its
-outline, no chapter committed) or interrupted; its state
+outline, no chapter drafted) or interrupted; its state
 store then says which chapters are committed, revised or failed, the outline
 how many there are, the call journal what it has spent so far, the log its
 retries and errors, and its config (as ``resume --set`` may have changed it)
@@ -49,7 +49,7 @@ class RunStatus:
     language: str = "en"  # the book's: what status prints is in it
     incidents: Incidents = field(default_factory=Incidents)
     budget_usd: float | None = None  # llm.budget_usd of the run's config, if set
-    planned: bool = False  # outline.yaml stored and no chapter committed (``plan``)
+    planned: bool = False  # outline.yaml stored and no chapter drafted (``plan``)
 
     @property
     def state(self) -> str:
@@ -180,8 +180,14 @@ async def run_status(run_dir: Path) -> RunStatus:
         language=folder.language(),
         incidents=run_incidents(folder, calls),
         budget_usd=_budget_of(folder),
-        planned=chapters is not None and folder.path(OUTLINE_FILE).is_file(),
+        planned=chapters is not None and _nothing_drafted(folder),
     )
+
+
+def _nothing_drafted(folder: RunFolder) -> bool:
+    """Whether the run has its outline.yaml and not one draft (``plan`` stopped there)."""
+    drafts = folder.path("drafts")
+    return folder.path(OUTLINE_FILE).is_file() and not any(drafts.glob("*.md"))
 
 
 def _resumed_since(folder: RunFolder) -> bool:
