@@ -360,7 +360,8 @@ def _tokens(client: MeteredClient) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
 def status(run_dir: Path | None, as_json: bool) -> None:
-    """Show how a run stands: finished (its summary), failed, running (which process) or
+    """Show how a run stands: finished (its summary), failed, running (which process),
+    planned (`orchestrator plan` stopped it, for the author to edit outline.yaml) or
     interrupted, with its chapters, tokens and spend so far. RUN is a run folder or a run id
     under ./runs; without it, the run that started last there."""
     report = asyncio.run(run_status(run_dir or latest_run()))

@@ -115,14 +115,14 @@ async def store_outline(
     return number
 
 
-async def outline_edit(
+async def edited_outline(
     folder: RunFolder, manager: StateManager, config: ProjectConfig
 ) -> OutlineEdit | None:
     """The author's edit of ``outline.yaml``, validated (OutlineFileError, exit 2, if it
-    is not a valid outline of this project), or None when there is none to take in.
-
-    OutlineEditedError when chapters are committed already: that edit is for ``sync``.
-    """
+    is not a valid outline of this project), or None when there is none to take in:
+    the file is the latest version's, or reads as the outline in use (only its
+    comments or layout changed). Whether chapters are written is the caller's matter
+    (``outline_edit`` for ``write``; ``sync`` takes an edit after them)."""
     path = folder.path(OUTLINE_FILE)
     kept = await versions(manager)
     if not path.is_file() or not kept:  # a run from before outline.yaml: nothing to edit
@@ -131,22 +131,33 @@ async def outline_edit(
     if hashlib.sha256(data).hexdigest() == kept[-1]["sha256"]:
         return None
     project = config.project
-    outline = read_outline_file(path, cast_of(config), project.chapters, project.language)
+    shown = Path(shown_path(path))  # errors name the file as the author would type it
+    outline = read_outline_file(shown, cast_of(config), project.chapters, project.language)
     stored = await manager.meta(OUTLINE_META)
     if stored is not None and Outline.model_validate(stored) == outline:
-        return None  # its comments or layout changed, not the outline
-    written = sorted(await manager.chapters())
-    if written:
-        labels = PromptLibrary().labels(project.language)
-        message = labels(
-            "outline_file.written",
-            file=path,
-            n=len(written),
-            run=shown_path(folder.root),
-            latest=Path(version_file(len(kept))).name,
-        )
-        raise OutlineEditedError(message)
+        return None
     return OutlineEdit(outline, data)
+
+
+async def outline_edit(
+    folder: RunFolder, manager: StateManager, config: ProjectConfig
+) -> OutlineEdit | None:
+    """``edited_outline`` for ``write`` and ``resume``: OutlineEditedError when chapters
+    are committed already, since that edit is for ``sync``."""
+    edit = await edited_outline(folder, manager, config)
+    written = await manager.chapters() if edit is not None else {}
+    if not written:
+        return edit
+    labels = PromptLibrary().labels(config.project.language)
+    kept = await versions(manager)
+    message = labels(
+        "outline_file.written",
+        file=shown_path(folder.path(OUTLINE_FILE)),
+        n=len(written),
+        run=shown_path(folder.root),
+        latest=Path(version_file(len(kept))).name,
+    )
+    raise OutlineEditedError(message)
 
 
 def latest_version_file(folder: RunFolder) -> Path | None:
@@ -155,9 +166,10 @@ def latest_version_file(folder: RunFolder) -> Path | None:
     return found[-1] if found else None
 
 
-def shown_path(root: Path) -> str:
-    """The run folder as a command line typed here would name it."""
+def shown_path(path: Path) -> str:
+    """A path as a command line typed here would name it: relative below the current
+    folder, else absolute."""
     try:
-        return os.path.relpath(root) if root.is_relative_to(Path.cwd()) else str(root)
+        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
     except (OSError, ValueError):
-        return str(root)
+        return str(path)
