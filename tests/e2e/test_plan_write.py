@@ -256,3 +256,14 @@ def test_a_chinese_outline_and_its_errors_are_chinese(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "大纲有1处问题，未作任何改动" in proc.stderr
     assert "chapters.2.pov: 人物表中没有「无名氏」" in proc.stderr
+
+
+def test_resume_of_a_planned_run_takes_the_edit_as_write_does(tmp_path: Path) -> None:
+    run = plan_in(tmp_path, write_project(tmp_path), *FOUR)
+    assert run.proc.returncode == 0, run.proc.stderr
+    path = run.folder / "outline.yaml"
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    proc = orchestrator("resume", run.folder, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "outline version 2 stored from outline.yaml" in proc.stderr
+    assert run.chapter_text(2).startswith("# Chapter 2: The Keeper's Silence\n")
