@@ -17,6 +17,7 @@ them, are in the book's language.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ def parse_outline_file(
         shape = _OutlineFile.model_validate(data)
     except ValidationError as exc:
         problems = problems_from(exc, _OutlineFile, line_of, fmt=outline_loc)
-        raise OutlineFileError(source, problems, language) from None
+        raise OutlineFileError(source, _translated(problems, language), language) from None
     labels = PromptLibrary().labels(language)
     found = [
         ConfigProblem(outline_loc(loc), message, line_of(loc))
@@ -148,7 +149,20 @@ def _outline(
         return Outline(title=shape.title, chapters=shape.chapters, threads=shape.threads)
     except ValidationError as exc:  # a check ``_checks`` does not make yet
         problems = problems_from(exc, Outline, line_of, fmt=outline_loc)
-        raise OutlineFileError(source, problems, language) from None
+        raise OutlineFileError(source, _translated(problems, language), language) from None
+
+
+def _translated(problems: Sequence[ConfigProblem], language: str) -> list[ConfigProblem]:
+    """The field checks' messages (``problems.py`` words them in English) in the book's
+    language, where ``outline_file.messages`` has them; others as they are."""
+    labels = PromptLibrary().labels(language)
+    translated = []
+    for problem in problems:
+        head, got, value = problem.message.partition(", got ")
+        message = labels.name("outline_file.messages", head)
+        message += labels("outline_file.got", value=value) if got else ""
+        translated.append(replace(problem, message=message))
+    return translated
 
 
 def _checks(

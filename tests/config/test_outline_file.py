@@ -185,6 +185,19 @@ def test_a_chinese_books_errors_are_chinese() -> None:
     assert lines[2].startswith("改正后再运行")
 
 
+def test_a_chinese_books_field_checks_are_chinese_too() -> None:
+    source = text("zh").replace("  title: Part 4\n  pov: Ben\n", "  title: Part 4\n")
+    source = source.replace("title: Part 2", "title: [2]")
+    lines = problems(source, "zh")
+    assert (
+        lines[1]
+        == f"outline.yaml:{line_of(source, 'title: [2]')}: chapters.2.title: 应为文字，实为 [2]"
+    )
+    assert (
+        lines[2] == f"outline.yaml:{line_of(source, '- number: 4')}: chapters.4.pov: 缺少必填字段"
+    )
+
+
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "outline.yaml"
     path.write_bytes(b"\xff\xfe")
