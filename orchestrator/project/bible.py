@@ -5,6 +5,7 @@ as the rest of the run sees it once the bible gives it a cast."""
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -12,6 +13,7 @@ import yaml
 
 from agents.schemas import BibleBrief, StoryBible
 from orchestrator.project.config import BibleFile, ProjectConfig
+from orchestrator.project.load import load_bible, load_config
 
 BIBLE_FILE = "bible.yaml"
 
@@ -69,3 +71,14 @@ def with_bible(config: ProjectConfig, bible: BibleFile) -> ProjectConfig:
     if config.project.language == "zh":
         bible = bible.joined()
     return config.model_copy(update={"characters": bible.characters, "world": bible.world})
+
+
+def load_run_config(root: Path) -> ProjectConfig:
+    """A run folder's project as its run sees it: its ``config.yaml``, with the cast and
+    world of its ``bible.yaml`` when the project gives none (ConfigError for either file:
+    line and field)."""
+    config = load_config(root / "config.yaml")
+    bible = root / BIBLE_FILE
+    if config.characters or not bible.exists():
+        return config
+    return with_bible(config, load_bible(bible))

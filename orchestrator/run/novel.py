@@ -34,7 +34,13 @@ from orchestrator.artifacts.folder import (
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
 from orchestrator.artifacts.ownership import check_claim, claim_store
-from orchestrator.project.bible import BIBLE_FILE, bible_brief, bible_yaml, with_bible
+from orchestrator.project.bible import (
+    BIBLE_FILE,
+    bible_brief,
+    bible_yaml,
+    load_run_config,
+    with_bible,
+)
 from orchestrator.project.briefs import (
     agent_settings,
     context_budget,
@@ -44,8 +50,8 @@ from orchestrator.project.briefs import (
     project_brief,
 )
 from orchestrator.project.clients import is_paid, run_prices
-from orchestrator.project.config import BibleFile, ProjectConfig
-from orchestrator.project.load import load_bible, load_config
+from orchestrator.project.config import ProjectConfig
+from orchestrator.project.load import load_bible
 from orchestrator.project.outline_file import OUTLINE_FILE
 from orchestrator.review.export import write_run_review
 from orchestrator.run.amend import Amendment, record_amendment
@@ -199,14 +205,12 @@ async def resume_novel(
     started_at = datetime.now(UTC)
     url = folder.store_url()
     _check_resumable(folder)
-    bible = _kept_bible(folder)  # an author's edit is checked before anything changes
+    _check_bible_file(folder)  # an author's edit is checked before anything changes
     if amendment is not None:
         record_amendment(folder, amendment)
     request = RunRequest(
-        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder, amendment
+        load_run_config(folder.root), folder.path("config.yaml"), folder, amendment
     )
-    if bible is not None and not request.config.characters:
-        request = replace(request, config=with_bible(request.config, bible))
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
     with _journal(client, folder):
         return await _resume(request, observer, client, url, started_at)
@@ -266,15 +270,18 @@ async def _with_cast(request: RunRequest, client: MeteredClient, observer: Obser
     return replace(request, config=with_bible(config, bible))
 
 
-def _kept_bible(folder: RunFolder) -> BibleFile | None:
-    """The run folder's ``bible.yaml``, validated (ConfigError: line and field), if any."""
+def _check_bible_file(folder: RunFolder) -> None:
+    """ConfigError (line and field) when the run folder has a ``bible.yaml`` that does not
+    validate."""
     path = folder.path(BIBLE_FILE)
-    return load_bible(path) if path.exists() else None
+    if path.exists():
+        load_bible(path)
 
 
 async def _check_bible_kept(manager: StateManager, request: RunRequest) -> None:
-    """Once writing has started (the story state holds the cast), ``bible.yaml`` is what the
-    chapters were written with: an edit after that is refused, nothing changed."""
+    """Once the book is planned (the story state holds the cast: ``plan`` and ``run`` set it
+    with the outline), ``bible.yaml`` is what the outline and the chapters were made with:
+    an edit after that is refused, nothing changed."""
     kept = await manager.meta("bible")
     if kept is None:
         return
@@ -286,9 +293,9 @@ async def _check_bible_kept(manager: StateManager, request: RunRequest) -> None:
         )
     if _bible_record(request.config) != kept:
         raise RunFolderError(
-            f"{path} was changed after writing started; the "
-            "chapters were written with the cast it had then. Undo the edit to resume, or "
-            "start a new run with the new cast (copy it into the project file)"
+            f"{path} was changed after the book was planned with it; the outline (and any "
+            "chapter) was made with the cast it had then. Undo the edit to go on, or start a "
+            "new run with the new cast: copy bible.yaml into the project file"
         )
 
 

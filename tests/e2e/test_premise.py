@@ -134,6 +134,35 @@ def test_a_project_with_a_cast_asks_for_no_bible(en_run: Run) -> None:
     assert bible_calls(en_run) == 0
 
 
+def test_plan_proposes_the_bible_and_an_outline_edit_is_checked_against_its_cast(
+    tmp_path: Path,
+) -> None:
+    project = init(tmp_path, "en")
+    planned = orchestrator("plan", project, "--run-dir", "run", *sets(SMALL), cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    run = Run(tmp_path / "run", planned)
+    cast = cast_of(run)
+    path = run.folder / "outline.yaml"
+    text = path.read_text(encoding="utf-8")
+    pov = re.search(r"^  pov: (.+)$", text, re.M)
+    assert pov is not None
+    path.write_text(text.replace(pov.group(0), "  pov: Nobody Atall", 1), encoding="utf-8")
+    refused = orchestrator("write", run.folder, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert f"(the cast: {', '.join(cast)})" in refused.stderr
+
+    other = next(name for name in cast if name != pov.group(1))
+    path.write_text(text.replace(pov.group(0), f"  pov: {other}", 1), encoding="utf-8")
+    written = orchestrator("write", run.folder, "--quiet", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert run.read_json("outline.json")["chapters"][0]["pov"] == other
+    assert bible_calls(run) == 1
+
+
+def sets(overrides: tuple[str, ...]) -> list[str]:
+    return [arg for override in overrides for arg in ("--set", override)]
+
+
 # -- resume and edits -----------------------------------------------------------------
 
 
@@ -193,7 +222,7 @@ def test_an_edit_after_writing_started_is_refused(tmp_path: Path, run_cli: RunCl
     path.write_text(kept.replace("role: 主角", "role: 主人公"), encoding="utf-8")
     code, err = resume(run)
     assert code == 2
-    assert "bible.yaml was changed after writing started" in err
+    assert "bible.yaml was changed after the book was planned with it" in err
     path.write_text(kept, encoding="utf-8")
     code, err = resume(run)
     assert code == 0, err
