@@ -16,6 +16,11 @@ import click
 
 # name: (module, attribute, the first sentence of its help)
 COMMANDS: Mapping[str, tuple[str, str, str]] = {
+    "init": (
+        "orchestrator.cli.init",
+        "init",
+        "Write a commented project file to start from (FILE, default config.yaml).",
+    ),
     "run": (
         "orchestrator.cli.run",
         "run",

@@ -240,11 +240,11 @@ def _resume(run_dir: Path, overrides: tuple[str, ...], quiet: bool, as_json: boo
 async def _check_outline(folder: RunFolder) -> None:
     """OutlineFileError for an edited outline.yaml that is not a valid outline of the run's
     project; OutlineEditedError for one edited after chapters were written."""
-    from orchestrator.project.load import load_config
+    from orchestrator.project.bible import load_run_config
     from orchestrator.run.outlines import outline_edit
     from state import open_state
 
-    config = load_config(folder.path("config.yaml"))
+    config = load_run_config(folder.root)  # a premise-only run's cast is in its bible.yaml
     async with open_state(folder.store_url(), create=False) as manager:
         await outline_edit(folder, manager, config)
 

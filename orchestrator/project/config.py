@@ -34,9 +34,10 @@ from state import Limits
 from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
-AgentName = Literal["planner", "writer", "extractor", "summarizer", "editor"]
+AgentName = Literal["bible", "planner", "writer", "extractor", "summarizer", "editor"]
 StructuredName = Literal["tools", "json_schema", "json", "text"]
 AGENT_NAMES: tuple[AgentName, ...] = (
+    "bible",
     "planner",
     "writer",
     "extractor",
@@ -144,6 +145,9 @@ WorldNotes = Annotated[
 class AgentModels(_Section):
     """Per-agent model overrides; unset agents use ``llm.model``."""
 
+    bible: str | None = Field(
+        default=None, description="proposes the cast and world when the project has none"
+    )
     planner: str | None = None
     writer: str | None = None
     extractor: str | None = Field(
@@ -184,6 +188,7 @@ class AgentRoute(_Section):
 class AgentRoutes(_Section):
     """Per-agent routing to another provider, model or server; unset agents use ``llm``."""
 
+    bible: AgentRoute | None = None
     planner: AgentRoute | None = None
     writer: AgentRoute | None = None
     extractor: AgentRoute | None = None
@@ -453,7 +458,11 @@ class ProjectConfig(_Section):
     model_config = ConfigDict(extra="forbid", title="Novel project")
 
     project: ProjectSection
-    characters: list[CharacterConfig] = Field(min_length=1)
+    characters: list[CharacterConfig] = Field(
+        default_factory=list,
+        description="the cast; without it the run asks the model for a story bible first "
+        "(bible.yaml in the run folder)",
+    )
     world: WorldNotes = Field(default_factory=list)
     llm: LLMSection = Field(default_factory=LLMSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
@@ -479,6 +488,35 @@ class ProjectConfig(_Section):
         self.world = [join_cjk_lines(note) for note in self.world]
         for character in self.characters:
             character.description = join_cjk_lines(character.description)
+
+
+class BibleFile(_Section):
+    """A run's ``bible.yaml``: the cast and world a premise-only project was given by the
+    bible agent, as the author may edit it; the same rules as the project file's."""
+
+    model_config = ConfigDict(extra="forbid", title="Story bible")
+
+    characters: list[CharacterConfig] = Field(min_length=1)
+    world: WorldNotes = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        problems = _duplicate_names(self.characters) + _relationship_problems(self.characters)
+        if problems:
+            raise CrossFieldErrors(problems)
+        return self
+
+    def joined(self) -> BibleFile:
+        """The bible with a Chinese book's folded lines joined (as ProjectConfig does)."""
+        return self.model_copy(
+            update={
+                "world": [join_cjk_lines(note) for note in self.world],
+                "characters": [
+                    c.model_copy(update={"description": join_cjk_lines(c.description)})
+                    for c in self.characters
+                ],
+            }
+        )
 
 
 def _duplicate_names(characters: list[CharacterConfig]) -> list[tuple[Loc, str]]:
@@ -549,6 +587,8 @@ def _outline_problems(config: ProjectConfig) -> list[tuple[Loc, str]]:
     if plans is None:
         return []
     where: Loc = ("project", "outline")
+    if not config.characters:
+        return [(where, "an outline needs the cast it names: add characters to the project file")]
     problems: list[tuple[Loc, str]] = []
     if len(plans) != config.project.chapters:
         problems.append(

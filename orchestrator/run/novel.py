@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
 
+from agents.bible import BibleWriter
 from agents.clients.journal import JOURNAL_FILE
 from agents.clients.metered import MeteredClient
+from agents.prompts import PromptLibrary
 from agents.schemas import Outline, ProjectBrief
 from orchestrator.artifacts.assemble import assemble
 from orchestrator.artifacts.book import Book, BookChapter
@@ -31,6 +34,13 @@ from orchestrator.artifacts.folder import (
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
 from orchestrator.artifacts.ownership import check_claim, claim_store
+from orchestrator.project.bible import (
+    BIBLE_FILE,
+    bible_brief,
+    bible_yaml,
+    load_run_config,
+    with_bible,
+)
 from orchestrator.project.briefs import (
     agent_settings,
     context_budget,
@@ -41,7 +51,7 @@ from orchestrator.project.briefs import (
 )
 from orchestrator.project.clients import is_paid, run_prices
 from orchestrator.project.config import ProjectConfig
-from orchestrator.project.load import load_config
+from orchestrator.project.load import load_bible
 from orchestrator.project.outline_file import OUTLINE_FILE
 from orchestrator.review.export import write_run_review
 from orchestrator.run.amend import Amendment, record_amendment
@@ -55,8 +65,10 @@ from orchestrator.run.store_watch import StoreWatch
 from orchestrator.run.summary import RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
-from state.models import utc_iso
+from state.models import StoryState, utc_iso
 from state.url import parse_state_url, with_default_namespace
+
+log = structlog.get_logger("orchestrator.run.novel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,14 +138,15 @@ async def _run(
     # A password in the config's URL opens the store; it is never written anywhere.
     opening = state_url(config, folder, request.config_path.parent, secret=True)
     async with open_state(opening) as manager:
-        coordinator = await _begin(request, observer, client, manager, url, started_at)
+        coordinator, request = await _begin(request, observer, client, manager, url, started_at)
+        config = request.config
         await coordinator.board.open_run(config_for_workers(config))
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
         _say_if_unbudgeted(coordinator, request)
         outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
-        await manager.initialize(initial)
+        await _initialize(manager, request, initial)
         schedule = await coordinator.write_book(outline, initial)
         return await _finish(coordinator, request, watch, outline, schedule, started_at)
 
@@ -148,11 +161,12 @@ async def plan_novel(request: RunRequest, observer: Observer, client: MeteredCli
     opening = state_url(config, folder, request.config_path.parent, secret=True)
     with _journal(client, folder):
         async with open_state(opening) as manager:
-            coordinator = await _begin(request, observer, client, manager, url, started_at)
+            begun = await _begin(request, observer, client, manager, url, started_at)
+            coordinator, request = begun
             _started(coordinator, request, "run_started")
             _say_if_unbudgeted(coordinator, request)
             outline = await _outline(coordinator, request, manager)
-            await manager.initialize(initial_state(config, outline))
+            await _initialize(manager, request, initial_state(request.config, outline))
             return outline
 
 
@@ -163,14 +177,16 @@ async def _begin(
     manager: StateManager,
     url: str,
     started_at: datetime,
-) -> Coordinator:
-    """Make the folder a run of this store (run.json), and its coordinator."""
+) -> tuple[Coordinator, RunRequest]:
+    """Make the folder a run of this store (run.json), give the request a cast (the story
+    bible, for a project without one), and make its coordinator."""
     folder, config = request.folder, request.config
     await claim_store(manager, folder, url, new_run=True)
     # Only now is the folder a run: a run refused above can be retried in it.
     recorded = url if config.state.url else folder.record_url(url)
     _write_run_file(folder, request, recorded, started_at)
-    return _coordinator(request, client, manager, folder, observer)
+    request = await _with_cast(request, client, observer)
+    return _coordinator(request, client, manager, folder, observer), request
 
 
 async def resume_novel(
@@ -189,10 +205,11 @@ async def resume_novel(
     started_at = datetime.now(UTC)
     url = folder.store_url()
     _check_resumable(folder)
+    _check_bible_file(folder)  # an author's edit is checked before anything changes
     if amendment is not None:
         record_amendment(folder, amendment)
     request = RunRequest(
-        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder, amendment
+        load_run_config(folder.root), folder.path("config.yaml"), folder, amendment
     )
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
     with _journal(client, folder):
@@ -205,6 +222,8 @@ async def _resume(
     folder = request.folder
     async with open_state(url, create=False) as manager:
         await claim_store(manager, folder, url)
+        await _check_bible_kept(manager, request)
+        request = await _with_cast(request, client, observer)
         coordinator = _coordinator(request, client, manager, folder, observer)
         watch = _watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
@@ -216,7 +235,7 @@ async def _resume(
             )
         outline = await _outline(coordinator, request, manager)
         outline = await _take_outline_edit(coordinator, request, manager, outline)
-        await manager.initialize(initial_state(request.config, outline))
+        await _initialize(manager, request, initial_state(request.config, outline))
         initial = await manager.snapshot(as_of_chapter=1)
         await _wait_for_joined_writers(coordinator, request.config.orchestrator.poll_seconds)
         await coordinator.board.open_run(config_for_workers(request.config))
@@ -225,6 +244,77 @@ async def _resume(
         coordinator.emit("chapters_restored", kept=kept)
         schedule = await coordinator.write_book(outline, initial, restored)
         return await _finish(coordinator, request, watch, outline, schedule, started_at)
+
+
+async def _with_cast(request: RunRequest, client: MeteredClient, observer: Observer) -> RunRequest:
+    """The request with a cast: the project's own; else the run folder's ``bible.yaml``; else
+    a bible the model proposes from the premise, written there first (so a resume never
+    asks for it again, and the author may edit it)."""
+    config, folder = request.config, request.folder
+    if config.characters:
+        return request
+    path = folder.path(BIBLE_FILE)
+    if not path.exists():
+        _tell(observer, "bible_proposing", title=config.project.title)
+        prompts = PromptLibrary()
+        agent = BibleWriter(
+            client, prompts, config.project.language, agent_settings(config, "bible")
+        )
+        proposed = await agent.propose(bible_brief(config))
+        folder.write_text(BIBLE_FILE, bible_yaml(proposed, config))
+        bible = load_bible(path)  # the run goes on from what the file says
+        language, count = config.project.language, len(bible.characters)
+        _tell(observer, "bible_written", path=str(path), characters=count, language=language)
+    else:
+        bible = load_bible(path)
+    return replace(request, config=with_bible(config, bible))
+
+
+def _check_bible_file(folder: RunFolder) -> None:
+    """ConfigError (line and field) when the run folder has a ``bible.yaml`` that does not
+    validate."""
+    path = folder.path(BIBLE_FILE)
+    if path.exists():
+        load_bible(path)
+
+
+async def _check_bible_kept(manager: StateManager, request: RunRequest) -> None:
+    """Once the book is planned (the story state holds the cast: ``plan`` and ``run`` set it
+    with the outline), ``bible.yaml`` is what the outline and the chapters were made with:
+    an edit after that is refused, nothing changed."""
+    kept = await manager.meta("bible")
+    if kept is None:
+        return
+    path = request.folder.path(BIBLE_FILE)
+    if not request.config.characters:
+        raise RunFolderError(
+            f"{path} is missing; the chapters were written with the cast it held: restore it "
+            "to resume"
+        )
+    if _bible_record(request.config) != kept:
+        raise RunFolderError(
+            f"{path} was changed after the book was planned with it; the outline (and any "
+            "chapter) was made with the cast it had then. Undo the edit to go on, or start a "
+            "new run with the new cast: copy bible.yaml into the project file"
+        )
+
+
+async def _initialize(manager: StateManager, request: RunRequest, initial: StoryState) -> None:
+    """The story state before chapter 1; a run whose cast came from ``bible.yaml`` keeps it
+    beside the state, so a later edit of the file is caught (``_check_bible_kept``)."""
+    if await manager.initialize(initial) and (request.folder.path(BIBLE_FILE)).exists():
+        await manager.put_meta("bible", _bible_record(request.config))
+
+
+def _bible_record(config: ProjectConfig) -> dict[str, Any]:
+    cast = [character.model_dump(mode="json") for character in config.characters]
+    return {"cast": cast, "world": list(config.world)}
+
+
+def _tell(observer: Observer, event: str, **fields: Any) -> None:
+    """Log an event of the run before its coordinator exists, and show it."""
+    log.info(event, **fields)
+    observer(event, fields)
 
 
 def _watch(request: RunRequest, manager: StateManager, url: str, observer: Observer) -> StoreWatch:
