@@ -1,6 +1,6 @@
 """OfflineClient: a deterministic local model for dry runs, tests and benchmarks.
 
-It answers the planner, writer, extractor and editor from the structured
+It answers the bible, planner, writer, extractor and editor from the structured
 brief each request carries, never from a network: the writer's reply is plain
 prose, and the extractor reads whatever text it is given (the writer's, or an
 author's) without seeing how it was written. The same request and seed always give
@@ -33,17 +33,20 @@ from pydantic import BaseModel
 from agents.clients.base import LLMRequest, LLMResponse, Usage, dump_brief
 from agents.clients.caching import CacheTurn, PromptCaching
 from agents.errors import OfflineBriefError
+from agents.offline.bible import draft_bible
 from agents.offline.editor import review_book
 from agents.offline.planner import draft_outline
 from agents.offline.reader import read_chapter
 from agents.offline.writer import draft_chapter
 from agents.schemas import (
+    BibleBrief,
     ChapterReport,
     ContinuityReport,
     ExtractionBrief,
     Outline,
     ProjectBrief,
     ReviewBrief,
+    StoryBible,
     WritingBrief,
 )
 from agents.tokens import estimate_tokens
@@ -109,6 +112,8 @@ class OfflineClient:
 
     def _reply(self, request: LLMRequest, rng: random.Random) -> BaseModel | str:
         brief, wanted = request.brief, request.output_model
+        if isinstance(brief, BibleBrief) and wanted in (None, StoryBible):
+            return draft_bible(brief, rng)
         if isinstance(brief, ProjectBrief) and wanted in (None, Outline):
             return draft_outline(brief, rng)
         if isinstance(brief, WritingBrief) and wanted is None:

@@ -34,9 +34,16 @@ from state import Limits
 from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
-AgentName = Literal["planner", "writer", "extractor", "editor"]
+AgentName = Literal["bible", "planner", "writer", "extractor", "summarizer", "editor"]
 StructuredName = Literal["tools", "json_schema", "json", "text"]
-AGENT_NAMES: tuple[AgentName, ...] = ("planner", "writer", "extractor", "editor")
+AGENT_NAMES: tuple[AgentName, ...] = (
+    "bible",
+    "planner",
+    "writer",
+    "extractor",
+    "summarizer",
+    "editor",
+)
 
 
 class _Section(BaseModel):
@@ -138,10 +145,16 @@ WorldNotes = Annotated[
 class AgentModels(_Section):
     """Per-agent model overrides; unset agents use ``llm.model``."""
 
+    bible: str | None = Field(
+        default=None, description="proposes the cast and world when the project has none"
+    )
     planner: str | None = None
     writer: str | None = None
     extractor: str | None = Field(
         default=None, description="reads each finished chapter and reports what happened in it"
+    )
+    summarizer: str | None = Field(
+        default=None, description="writes the arc summaries of older chapters (not offline)"
     )
     editor: str | None = None
 
@@ -175,9 +188,11 @@ class AgentRoute(_Section):
 class AgentRoutes(_Section):
     """Per-agent routing to another provider, model or server; unset agents use ``llm``."""
 
+    bible: AgentRoute | None = None
     planner: AgentRoute | None = None
     writer: AgentRoute | None = None
     extractor: AgentRoute | None = None
+    summarizer: AgentRoute | None = None
     editor: AgentRoute | None = None
 
 
@@ -448,7 +463,11 @@ class ProjectConfig(_Section):
     model_config = ConfigDict(extra="forbid", title="Novel project")
 
     project: ProjectSection
-    characters: list[CharacterConfig] = Field(min_length=1)
+    characters: list[CharacterConfig] = Field(
+        default_factory=list,
+        description="the cast; without it the run asks the model for a story bible first "
+        "(bible.yaml in the run folder)",
+    )
     world: WorldNotes = Field(default_factory=list)
     llm: LLMSection = Field(default_factory=LLMSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
@@ -474,6 +493,35 @@ class ProjectConfig(_Section):
         self.world = [join_cjk_lines(note) for note in self.world]
         for character in self.characters:
             character.description = join_cjk_lines(character.description)
+
+
+class BibleFile(_Section):
+    """A run's ``bible.yaml``: the cast and world a premise-only project was given by the
+    bible agent, as the author may edit it; the same rules as the project file's."""
+
+    model_config = ConfigDict(extra="forbid", title="Story bible")
+
+    characters: list[CharacterConfig] = Field(min_length=1)
+    world: WorldNotes = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        problems = _duplicate_names(self.characters) + _relationship_problems(self.characters)
+        if problems:
+            raise CrossFieldErrors(problems)
+        return self
+
+    def joined(self) -> BibleFile:
+        """The bible with a Chinese book's folded lines joined (as ProjectConfig does)."""
+        return self.model_copy(
+            update={
+                "world": [join_cjk_lines(note) for note in self.world],
+                "characters": [
+                    c.model_copy(update={"description": join_cjk_lines(c.description)})
+                    for c in self.characters
+                ],
+            }
+        )
 
 
 def _duplicate_names(characters: list[CharacterConfig]) -> list[tuple[Loc, str]]:
@@ -544,6 +592,8 @@ def _outline_problems(config: ProjectConfig) -> list[tuple[Loc, str]]:
     if plans is None:
         return []
     where: Loc = ("project", "outline")
+    if not config.characters:
+        return [(where, "an outline needs the cast it names: add characters to the project file")]
     problems: list[tuple[Loc, str]] = []
     if len(plans) != config.project.chapters:
         problems.append(

@@ -7,6 +7,7 @@ and the missing key. No run may leave the API key anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections import Counter
@@ -18,6 +19,7 @@ import yaml
 
 from agents.clients.base import Usage
 from agents.clients.pricing import load_prices
+from state import open_state
 from tests.anthropic.conftest import (
     API_KEY,
     FAULT_SLOW_S,
@@ -449,3 +451,30 @@ def test_a_chapter_still_short_after_its_continuations_is_a_finding_and_blocks_p
     gate = {c["name"]: c for c in json.loads(proc.stdout)["gate"]}
     assert not gate["lengths"]["ok"]
     assert "chapters still short of their length: [2]" in gate["lengths"]["detail"]
+
+
+def test_older_chapters_reach_later_writers_as_arcs_the_model_wrote_once(
+    start_fake: StartFake, tmp_path: Path
+) -> None:
+    fake = start_fake()
+    sets = ("project.chapters=14", "project.target_words=120", "orchestrator.mode=sequential")
+    run = run_on_fake(tmp_path, fake, *sets)
+    assert run.proc.returncode == 0, run.proc.stderr
+
+    [arc] = fake.of("summarizer")  # chapters 1-10 are final: one arc, written once
+    prompt = arc.body["messages"][0]["content"]
+    assert "Summarize chapters 1 to 10 in one paragraph" in prompt
+    assert "Chapter 10: Chapter 10: the search goes on in the fog." in prompt
+    assert "tools" not in arc.body  # prose, not JSON
+    written = "In chapters 1 to 10 the harbour search narrowed."
+    last = fake.of("writer", 14)[0].body["messages"][0]["content"]
+    assert f"Chapters 1–10: {written}" in last  # chapters 1-10 are older than the recent three
+    assert written not in fake.of("writer", 11)[0].body["messages"][0]["content"]
+
+    # Kept in the store with the attempts it summarized: a resumed run reads it back.
+    async def stored() -> dict[str, Any] | None:
+        async with open_state(run.url, create=False) as manager:
+            return await manager.meta("arcs")
+
+    arcs = asyncio.run(stored())
+    assert arcs == {"1-10": {"text": written, "attempts": {str(n): 1 for n in range(1, 11)}}}

@@ -1,13 +1,14 @@
 """The fake model: valid replies read from the prompts, and usage as the API counts it.
 
-It knows the three tools the agents ask for (``outline``, ``chapter_report``,
-``continuity_report``) and the writer's request for plain prose, and reads
-what it needs from the English prompt templates: the chapter count and cast
-for an outline, the chapter's number, title and length for a chapter (and, in
-a continuation, how many more words), the foreshadowing for a report. Tokens are counted at four
-characters a token. The prompt cache (``PromptCache``) keeps prefixes (tools, then
-the system blocks up to the last ``cache_control`` block) by the API's rules: a
-minimum length per model, readable once the writing response has begun, a TTL.
+It knows the four tools the agents ask for (``story_bible``, ``outline``,
+``chapter_report``, ``continuity_report``) and the writer's request for plain
+prose, and reads what it needs from the English prompt templates: a fixed cast
+of three for a bible, the chapter count and cast for an outline, the chapter's
+number, title and length for a chapter (and, in a continuation, how many more
+words), the foreshadowing for a report. Tokens are counted at four characters a
+token. The prompt cache (``PromptCache``) keeps prefixes (tools, then the system
+blocks up to the last ``cache_control`` block) by the API's rules: a minimum
+length per model, readable once the writing response has begun, a TTL.
 """
 
 from __future__ import annotations
@@ -21,9 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-AGENTS = {"outline": "planner", "chapter_report": "extractor", "continuity_report": "editor"}
+AGENTS = {
+    "story_bible": "bible",
+    "outline": "planner",
+    "chapter_report": "extractor",
+    "continuity_report": "editor",
+}
+# The cast the fake proposes for a project with none: name, role, where they start.
+BIBLE_CAST = (
+    ("Wilhelmina Grey", "protagonist", "the customs house"),
+    ("Jasper Holt", "ally", "the rope walk"),
+    ("Lucian Marr", "antagonist", "the Guildhall"),
+)
 CHAPTER = re.compile(r'Write chapter (\d+) of (\d+): "(.*)"\.')
 REPORTED = re.compile(r'Read chapter (\d+) of (\d+), "(.*)", and report')
+ARC = re.compile(r"Summarize chapters (\d+) to (\d+) in one paragraph")
 
 
 def tokens(text: str) -> int:
@@ -45,6 +58,8 @@ def agent_of(body: dict[str, Any]) -> str:
     tool = tool_of(body)
     if tool is None and CHAPTER.search(first_prompt(body)):
         return "writer"
+    if tool is None and ARC.search(first_prompt(body)):
+        return "summarizer"
     return AGENTS.get(tool or "", "text")
 
 
@@ -101,6 +116,31 @@ def outline(body: dict[str, Any]) -> dict[str, Any]:
     return {"title": title.group(1) if title else "", "chapters": chapters, "threads": []}
 
 
+def bible(body: dict[str, Any]) -> dict[str, Any]:
+    """The same three characters for any premise, each somewhere of their own, and the
+    author's world notes (from the prompt) kept first."""
+    prompt = first_prompt(body)
+    given = prompt.split("What the author has written about the world so far:")[-1]
+    notes = re.findall(r"^- (.+)$", given, re.M)
+    protagonist = BIBLE_CAST[0][0]
+    cast = [
+        {
+            "name": name,
+            "role": role,
+            "description": f"{name} has a part to play in the premise.",
+            "initial": {
+                "location": place,
+                "emotion": "wary",
+                "inventory": [],
+                "knowledge": [],
+                "relationships": {} if name == protagonist else {protagonist: "someone to watch"},
+            },
+        }
+        for name, role, place in BIBLE_CAST
+    ]
+    return {"cast": cast, "world": [*notes, "The harbour is never quite free of fog."]}
+
+
 def chapter(body: dict[str, Any]) -> str:
     """A chapter's prose of about the asked length (a continuation: the words asked for)."""
     prompt = first_prompt(body)
@@ -130,6 +170,8 @@ def report(body: dict[str, Any]) -> dict[str, Any]:
 def reply_input(body: dict[str, Any]) -> dict[str, Any] | None:
     """The tool input the fake model gives (None: answer in text)."""
     tool = tool_of(body)
+    if tool == "story_bible":
+        return bible(body)
     if tool == "outline":
         return outline(body)
     if tool == "chapter_report":
@@ -143,6 +185,9 @@ def reply_text(body: dict[str, Any]) -> str:
     """The text reply: a chapter's prose for a writer, else a few words."""
     if agent_of(body) == "writer":
         return chapter(body)
+    found = ARC.search(first_prompt(body))
+    if found:
+        return f"In chapters {found.group(1)} to {found.group(2)} the harbour search narrowed."
     return "A reply in words."
 
 
