@@ -215,7 +215,13 @@ class LLMSection(_Section):
     model: str | None = Field(default=None, description="required for anthropic and openai")
     models: AgentModels = Field(default_factory=AgentModels)
     temperature: float = Field(default=0.8, ge=0, le=1)
-    max_tokens: int = Field(default=8192, ge=1, le=200_000)
+    max_tokens: int = Field(
+        default=8192,
+        ge=1,
+        le=200_000,
+        description="the most a reply may be; the extractor's reports take at most 2,048 and "
+        "arc summaries 1,024 (a rate limit reserves max_tokens before each call)",
+    )
     concurrency: int = Field(default=20, ge=1, le=1000, description="model calls at once")
     latency_ms: float = Field(default=0, ge=0, le=600_000, description="offline: simulated latency")
     drift: float = Field(
