@@ -57,7 +57,7 @@ def given_outline(config: ProjectConfig) -> Outline | None:
 # Replies that are short by nature get a lower max_tokens than llm.max_tokens: a client
 # reserves max_tokens against a rate limit's output tokens per minute before each call, so
 # a report of a few hundred tokens reserving a chapter's worth holds every writer back.
-AGENT_MAX_TOKENS: dict[str, int] = {"extractor": 2048, "summarizer": 1024}
+AGENT_MAX_TOKENS: dict[str, int] = {"extractor": 1024, "summarizer": 512}
 
 
 def agent_settings(config: ProjectConfig, agent: AgentName) -> AgentSettings:

@@ -219,8 +219,8 @@ class LLMSection(_Section):
         default=8192,
         ge=1,
         le=200_000,
-        description="the most a reply may be; the extractor's reports take at most 2,048 and "
-        "arc summaries 1,024 (a rate limit reserves max_tokens before each call)",
+        description="the most a reply may be; the extractor's reports take at most 1,024 and "
+        "arc summaries 512 (a rate limit reserves max_tokens before each call)",
     )
     concurrency: int = Field(default=20, ge=1, le=1000, description="model calls at once")
     latency_ms: float = Field(default=0, ge=0, le=600_000, description="offline: simulated latency")

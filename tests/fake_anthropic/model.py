@@ -141,6 +141,18 @@ def bible(body: dict[str, Any]) -> dict[str, Any]:
     return {"cast": cast, "world": [*notes, "The harbour is never quite free of fog."]}
 
 
+# Prose of a real model's density (about six characters a word), so tokens per word, and with
+# them cost and rate-limit figures, are a novel's and not a skeleton's.
+PROSE = (
+    "The fog held the harbour, and nobody on the quay was willing to speak of the ship.",
+    "Lanterns swung above the warehouses, throwing uncertain shadows across the wet stones.",
+    "Somewhere beyond the breakwater a bell rang twice, then fell silent for a long while.",
+    "She counted the entries again, following each faded column down to its careful total.",
+    "Every answer she found opened another question, and the ledger kept its secrets close.",
+    "The clerks had gone home hours ago, leaving only the ticking clock for company.",
+)
+
+
 def chapter(body: dict[str, Any]) -> str:
     """A chapter's prose of about the asked length (a continuation: the words asked for)."""
     prompt = first_prompt(body)
@@ -149,8 +161,14 @@ def chapter(body: dict[str, Any]) -> str:
     words = int(_field(prompt, r"Length: about (\d+) words") or 200)
     if len(body["messages"]) > 1:
         words = int(_field(last_prompt(body), r"about (\d+) more words") or words)
-    sentence = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
-    paragraphs = [" ".join([sentence] * 4)] * max(1, round(words / 60))
+    opening = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
+    paragraphs, have, index = [], 0, number
+    while have < words:
+        sentences = [PROSE[(index + k) % len(PROSE)] for k in range(4)]
+        paragraph = " ".join([opening, *sentences[1:]] if not paragraphs else sentences)
+        paragraphs.append(paragraph)
+        have += len(paragraph.split())
+        index += 1
     return "\n\n".join(paragraphs)
 
 
@@ -160,7 +178,11 @@ def report(body: dict[str, Any]) -> dict[str, Any]:
     found = REPORTED.search(prompt)
     number = int(found.group(1)) if found else 0
     return {
-        "summary": f"Chapter {number}: the search goes on in the fog.",
+        "summary": (
+            f"Chapter {number}: the search goes on in the fog. Mara follows the ledger's "
+            "trail from the Harbour Office to the quay, where a keeper's logbook contradicts "
+            "the harbour records, and she begins to suspect who altered them."
+        ),
         "changes": [],
         "planted": _ids(_field(prompt, r"Foreshadowing the plan has this chapter plant: (.*)")),
         "paid_off": _ids(_field(prompt, r"Foreshadowing the plan has this chapter pay off: (.*)")),
