@@ -6,8 +6,10 @@ chapters compressed into arc summaries. Each part is capped, and arcs merge
 (ten chapters, then twenty, forty...) until they fit, so the prompt of chapter
 300 is no larger than the prompt of chapter 30.
 
-Arc summaries are extractive (the first sentence of each chapter summary),
-which keeps the builder deterministic and free of model calls.
+Arc summaries are the model's when it wrote them (``agents.arcs``: one per
+finished stretch of ``arc_size`` chapters, given in ``arcs``), else
+extractive: the first sentence of each chapter summary. Either way the
+builder itself makes no model call and is deterministic.
 """
 
 from __future__ import annotations
@@ -70,10 +72,14 @@ class ContextBuilder:
         focus: Collection[str] = (),
         threads: Collection[str] = (),
         reserved: int = 0,
+        arcs: Mapping[int, str] | None = None,
     ) -> WriterContext:
         """The context for ``chapter``; ``reserved`` tokens are already spent elsewhere."""
         room = max(0, self.budget.total - reserved)
-        bible_text = truncate_to_tokens(bible, int(room * BIBLE_SHARE))
+        # The bible is the prompt-cache prefix every writer shares: its cut depends on the
+        # budget alone, never on this chapter's prompt, or each cut is a cache write.
+        bible_cap = min(int(self.budget.total * BIBLE_SHARE), room)
+        bible_text = truncate_to_tokens(bible, bible_cap)
         state_text = self._state(state, focus, threads, int(room * STATE_SHARE))
         left = room - estimate_tokens(bible_text) - estimate_tokens(state_text)
         earlier = {n: s for n, s in summaries.items() if n < chapter}
@@ -81,8 +87,8 @@ class ContextBuilder:
         recent = self._recent(earlier, recent_numbers, int(left * RECENT_SHARE))
         left -= estimate_tokens(recent)
         older = {n: s for n, s in earlier.items() if n not in recent_numbers}
-        arcs = self._arcs(older, left)
-        parts = (bible_text, state_text, recent, arcs)
+        arc_text = self._arcs(older, left, arcs or {})
+        parts = (bible_text, state_text, recent, arc_text)
         return WriterContext(*parts, tokens=sum(estimate_tokens(p) for p in parts))
 
     def _state(
@@ -100,30 +106,56 @@ class ContextBuilder:
             lines.pop(0)
         return "\n".join(lines)
 
-    def _arcs(self, summaries: Mapping[int, str], cap: int) -> str:
+    def _arcs(self, summaries: Mapping[int, str], cap: int, written: Mapping[int, str]) -> str:
         if not summaries or cap <= 0:
             return ""
         size = max(1, self.budget.arc_size)
         while True:
-            text = "\n".join(self._arc_lines(summaries, size))
+            text = "\n".join(self._arc_lines(summaries, size, written))
             if estimate_tokens(text) <= cap or size >= max(summaries):
                 return truncate_to_tokens(text, cap)
             size *= 2
 
-    def _arc_lines(self, summaries: Mapping[int, str], size: int) -> list[str]:
+    def _arc_lines(
+        self, summaries: Mapping[int, str], size: int, written: Mapping[int, str]
+    ) -> list[str]:
         groups: dict[int, list[int]] = {}
         for number in sorted(summaries):
             groups.setdefault((number - 1) // size, []).append(number)
-        return [
-            self.prompts.render(
-                "arc",
-                self.language,
-                first=numbers[0],
-                last=numbers[-1],
-                summary=self._compress([summaries[n] for n in numbers]),
+        base = max(1, self.budget.arc_size)
+        lines = []
+        for index, numbers in groups.items():
+            first = index * size + 1
+            # A model-written arc covers its whole stretch, recent chapters included.
+            covered = [start + base - 1 for start in written if first <= start < first + size]
+            lines.append(
+                self.prompts.render(
+                    "arc",
+                    self.language,
+                    first=numbers[0],
+                    last=max([numbers[-1], *covered]),
+                    summary=self._group(numbers, summaries, written),
+                )
             )
-            for numbers in groups.values()
+        return lines
+
+    def _group(
+        self, numbers: list[int], summaries: Mapping[int, str], written: Mapping[int, str]
+    ) -> str:
+        """One arc: the model's arcs of its stretches where written, else the first sentences
+        of its chapters' summaries; within ``arc_tokens`` a stretch."""
+        base = max(1, self.budget.arc_size)
+        stretches: dict[int, list[int]] = {}
+        for number in numbers:
+            stretches.setdefault((number - 1) // base * base + 1, []).append(number)
+        if not any(start in written for start in stretches):
+            return self._compress([summaries[n] for n in numbers])
+        joiner = "" if self.language == "zh" else " "
+        parts = [
+            written[start] if start in written else self._compress([summaries[n] for n in chunk])
+            for start, chunk in stretches.items()
         ]
+        return truncate_to_tokens(joiner.join(parts), self.budget.arc_tokens)
 
     def _compress(self, summaries: list[str]) -> str:
         joiner = "" if self.language == "zh" else " "

@@ -1,10 +1,10 @@
 """The agents' structured inputs and outputs: pydantic models at the LLM boundary.
 
-Outputs a model produces: ``Outline`` (planner), ``ChapterReport`` (extractor),
-``ContinuityReport`` (editor); the writer's reply is plain prose. Briefs the
-prompts are rendered from: ``ProjectBrief``, ``WritingBrief``,
-``ExtractionBrief``, ``ReviewBrief``. What the writer returns to the
-coordinator: ``ChapterDraft``, with a ``state.models.StateDelta``.
+Outputs a model produces: ``StoryBible`` (bible), ``Outline`` (planner),
+``ChapterReport`` (extractor), ``ContinuityReport`` (editor); the writer's reply
+is plain prose. Briefs the prompts are rendered from: ``BibleBrief``,
+``ProjectBrief``, ``WritingBrief``, ``ExtractionBrief``, ``ReviewBrief``. What the
+writer returns to the coordinator: ``ChapterDraft``, with a ``state.models.StateDelta``.
 """
 
 from __future__ import annotations
@@ -181,6 +181,67 @@ def humanize(ident: str) -> str:
     return re.sub(r"[-_]+", " ", ident).strip()
 
 
+class BibleBrief(_Schema):
+    """What the bible agent is given: a project with a premise and no cast."""
+
+    title: str
+    premise: str
+    genre: str = ""
+    language: Language = "en"
+    chapters: int = Field(ge=1)
+    world: list[str] = Field(default_factory=list, description="notes the author gave")
+
+
+class BibleState(_Schema):
+    """A character's state before chapter 1, as the bible proposes it."""
+
+    location: str = Field(min_length=1, description="where they are when the book opens")
+    emotion: str = Field(default="", description="one word or a short phrase")
+    inventory: list[str] = Field(default_factory=list, description="what they carry")
+    knowledge: list[str] = Field(default_factory=list, description="what they know")
+    relationships: dict[str, str] = Field(
+        default_factory=dict, description="another character of the cast -> how this one sees them"
+    )
+
+
+class BibleCharacter(_Schema):
+    """One member of the proposed cast."""
+
+    name: str = Field(min_length=1, pattern=r"^[^/]+$", description="as the book spells it")
+    role: str = Field(default="", description="e.g. protagonist, antagonist, mentor, ally")
+    description: str = Field(default="", description="two or three sentences")
+    initial: BibleState
+
+
+class StoryBible(_Schema):
+    """The bible agent's reply: the cast with their starting state, and world notes. The
+    same rules as a hand-written cast: unique names, relationships only to the cast."""
+
+    cast: list[BibleCharacter] = Field(min_length=2)
+    world: list[str] = Field(default_factory=list, description="short notes on the world")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def problems(self) -> list[str]:
+        """Duplicate names, and relationships to someone not in the cast."""
+        names = [character.name.strip() for character in self.cast]
+        problems = [
+            f"the name {n!r} is used twice" for n in sorted(set(names)) if names.count(n) > 1
+        ]
+        for character in self.cast:
+            problems += [
+                f"{character.name}'s relationships name {other!r}, who is not in the cast"
+                for other in character.initial.relationships
+                if other not in names
+            ]
+        return problems
+
+
 class CharacterSheet(_Schema):
     """Who a character is (their changing state lives in the StoryState)."""
 
@@ -226,6 +287,15 @@ class WritingBrief(_Schema):
     so_far: str = Field(default="", description="a continuation: the chapter written so far")
 
 
+class ArcBrief(_Schema):
+    """What one arc summary is written from: the summaries of chapters ``first``..``last``."""
+
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    summaries: dict[int, str]
+    language: Language = "en"
+
+
 class ChapterReport(_Schema):
     """The extractor's reply: what actually happened in a finished chapter's text."""
 
@@ -264,6 +334,10 @@ class ChapterJob(_Schema):
     )
     previous_ending: str = Field(
         default="", description="the text of the chapter before, once it is final"
+    )
+    arcs: dict[int, str] = Field(
+        default_factory=dict,
+        description="model-written arc summaries of older chapters, by first chapter",
     )
     state: StoryState = Field(description="the state as of this chapter: what it reads")
     summaries: dict[int, str] = Field(default_factory=dict, description="earlier chapters")

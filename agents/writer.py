@@ -117,6 +117,7 @@ class ChapterWriter(Agent):
             chapter=plan.number,
             focus=plan.characters,
             threads=[*plan.plants, *plan.payoffs],
+            arcs=job.arcs,
             reserved=estimate_tokens(instructions) + estimate_tokens(skeleton) + PROMPT_SLACK,
         )
         user = self.prompts.render(

@@ -45,13 +45,13 @@ def sync(run_dir: Path, dry_run: bool, as_json: bool) -> None:
     """
     from agents.clients.metered import MeteredClient
     from orchestrator.cli.display import PlainDisplay
+    from orchestrator.project.bible import load_run_config
     from orchestrator.project.clients import make_client
-    from orchestrator.project.load import load_config
     from orchestrator.run.sync import sync_run
 
     folder = RunFolder.existing(run_dir)
     config_path = folder.path("config.yaml")
-    client = MeteredClient(make_client(load_config(config_path), str(config_path)))
+    client = MeteredClient(make_client(load_run_config(folder.root), str(config_path)))
     observer: Observer = _quiet
     if not as_json:  # revisions and the continuity pass as they happen, on stderr
         display = PlainDisplay()

@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from agents.arcs import ArcWriter
 from agents.base import AgentSettings
 from agents.clients.metered import MeteredClient
 from agents.context import ContextBudget
@@ -40,6 +41,7 @@ from orchestrator.board.attempt import Committed, Failed, Lost, write_attempt
 from orchestrator.board.jobs import HEARTBEAT_S, JobBoard, Outcome, chapter_lease_name
 from orchestrator.board.leases import ChapterLeases
 from orchestrator.project.config import OrchestratorSection
+from orchestrator.run.arcs import ArcKeeper
 from orchestrator.run.contradictions import RevisionRule, unresolved_findings
 from orchestrator.run.frontier import StoryFrontier
 from orchestrator.run.restore import RestoredChapter
@@ -62,6 +64,7 @@ class AgentsSettings:
     extractor: AgentSettings
     editor: AgentSettings
     length: LengthRule = field(default_factory=LengthRule)
+    summarizer: AgentSettings | None = None  # None: arcs of older chapters are extractive
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,17 @@ class Coordinator:
         )
         self.editor = ContinuityEditor(client, self.prompts, brief, models.editor)
         self.rule = rule or RevisionRule(self.prompts, brief.language)
+        self.arcs = (
+            None
+            if models.summarizer is None
+            else ArcKeeper(
+                ArcWriter(client, self.prompts, brief.language, models.summarizer),
+                manager,
+                budget.arc_size,
+                budget.arc_tokens,
+                self.emit,
+            )
+        )
         self._observe = observer
         self.spending = spending or SpendingLimit()
         self.board = JobBoard(manager)
@@ -165,6 +179,8 @@ class Coordinator:
         schedule = Schedule(len(outline.chapters), s.mode, s.window, s.workers)
         frontier = StoryFrontier(initial, outline)
         rewrite = self.rule.rewrite
+        if self.arcs is not None:
+            await self.arcs.load()
         for chapter in (restored or {}).values():
             schedule.restore(chapter.number, chapter.tries, chapter.kept, fresh=self.rule.fresh)
             if chapter.kept is not None:
@@ -179,6 +195,8 @@ class Coordinator:
                 await self._write_all(outline, schedule, frontier, flights)
             finally:
                 await _cancel(flights)
+        if self.arcs is not None:
+            await self.arcs.settle()
         await self.board.close_run()
         return schedule
 
@@ -340,6 +358,7 @@ class Coordinator:
             plan=outline.chapter(number),
             book=book_lines(outline, self.prompts.labels(self.brief.language)),
             previous_ending=before.kept.text if final and before and before.kept else "",
+            arcs=self.arcs.known(schedule) if self.arcs is not None else {},
             # The version is the number of final chapters: the same reads give the same
             # job, whatever order concurrent commits happened in.
             state=frontier.state_for(number, version=frontier.next - 1),
@@ -428,6 +447,8 @@ class Coordinator:
             slot.status = "final"
             frontier.finalize()
             self.emit("chapter_final", chapter=slot.number, unresolved=len(found))
+            if self.arcs is not None:
+                self.arcs.note(schedule, frontier.next - 1)
 
     # -- continuity pass -----------------------------------------------------------------
 

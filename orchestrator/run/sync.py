@@ -41,7 +41,7 @@ from orchestrator.artifacts.book import BookChapter, chapter_markdown
 from orchestrator.artifacts.folder import RunFolder, RunFolderError
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify
 from orchestrator.artifacts.ownership import check_claim, claim_store
-from orchestrator.project.load import load_config
+from orchestrator.project.bible import load_run_config
 from orchestrator.run.contradictions import RevisionRule, revision_notes, unresolved_findings
 from orchestrator.run.coordinator import Coordinator, Observer
 from orchestrator.run.frontier import StoryFrontier
@@ -51,10 +51,9 @@ from orchestrator.run.novel import (
     config_for_workers,
     finish_book,
     make_coordinator,
-    store_outline,
     store_watch,
 )
-from orchestrator.run.outline_source import current_outline
+from orchestrator.run.outlines import OutlineEdit, edited_outline, store_outline
 from orchestrator.run.restore import RestoredChapter, event_delta, restore_chapters
 from orchestrator.run.schedule import ChapterSlot
 from orchestrator.run.sync_plan import (
@@ -250,6 +249,7 @@ class Planned:
     """What the sync found: the book on record, its changes, the edits read, the plan."""
 
     book: BookOnRecord
+    outline_edit: OutlineEdit | None  # the author's outline.yaml, when it changed the outline
     changes: Changes
     drafts: dict[int, ChapterDraft]
     plan: SyncPlan
@@ -274,7 +274,7 @@ async def sync_run(
             f"finish it first with `orchestrator resume {folder.root}`"
         )
     config_path = folder.path("config.yaml")
-    request = RunRequest(load_config(config_path), config_path, folder)
+    request = RunRequest(load_run_config(folder.root), config_path, folder)
     url = folder.store_url()
     async with open_state(url, create=False) as manager:
         await check_claim(manager, folder, url)
@@ -305,7 +305,7 @@ async def _plan(coordinator: Coordinator, request: RunRequest) -> Planned:
     doc = await _sync_doc(manager)
     if doc is not None and not doc.pending:
         doc = None
-    book = await read_book(manager, folder, request, doc.before if doc else None)
+    book, edit = await read_book(manager, folder, request, doc.before if doc else None)
     _check_whole(folder, book)
     restored = await restore_chapters(manager, folder, request.config.project.language)
     changes = find_changes(book, doc.replan, doc.found) if doc else find_changes(book)
@@ -313,7 +313,8 @@ async def _plan(coordinator: Coordinator, request: RunRequest) -> Planned:
     known = doc.known if doc else known_contradictions(book)
     plan = predict(book, changes, drafts, known)
     plan.continuing = doc is not None
-    return Planned(book, changes, drafts, plan, doc or SyncDoc({}, known, {}, {}, pending=False))
+    new = SyncDoc({}, known, {}, {}, pending=False)
+    return Planned(book, edit, changes, drafts, plan, doc or new)
 
 
 async def _begin(coordinator: Coordinator, request: RunRequest, planned: Planned) -> SyncDoc:
@@ -327,9 +328,13 @@ async def _begin(coordinator: Coordinator, request: RunRequest, planned: Planned
         before = {n: d.attempt for n, d in book.kept.items()}
         doc = SyncDoc(before, doc.known, replan, unedited_files(book, changes))
     await coordinator.manager.put_meta(SYNC_DOC, doc.to_json())
-    if book.outline != book.written_from:
-        language = request.config.project.language
-        await store_outline(request.folder, coordinator.manager, book.outline, language)
+    edit = planned.outline_edit
+    if edit is not None:  # a new version of the outline, the author's file kept as it is
+        manager, config = coordinator.manager, request.config
+        number = await store_outline(
+            request.folder, manager, edit.outline, config, "author", edit.data
+        )
+        coordinator.emit("outline_stored", version=number)
     return doc
 
 
@@ -338,14 +343,17 @@ async def read_book(
     folder: RunFolder,
     request: RunRequest,
     before: Mapping[int, int] | None = None,
-) -> BookOnRecord:
-    """The kept deltas, chapter files and outlines of a finished run; with ``before``
-    (chapter -> attempt: an interrupted sync's record), also the deltas of those attempts."""
+) -> tuple[BookOnRecord, OutlineEdit | None]:
+    """The kept deltas, chapter files and outlines of a finished run (the outline now is
+    the author's ``outline.yaml`` when they edited it: validated, exit 2 if it is not an
+    outline of this project); with ``before`` (chapter -> attempt: an interrupted sync's
+    record), also the deltas of those attempts."""
     stored = await manager.meta("outline")
     if stored is None:
         raise RunFolderError(f"{folder.root}: the store keeps no outline (the run never planned)")
     written_from = Outline.model_validate(stored)
-    outline = current_outline(folder, written_from)
+    edit = await edited_outline(folder, manager, request.config)
+    outline = written_from if edit is None else edit.outline
     records = await manager.chapters()
     events = await manager.history()
     kept = {
@@ -362,7 +370,7 @@ async def read_book(
         }
     files = {n: _read(folder, n) for n in kept}
     initial = await manager.snapshot(as_of_chapter=1)
-    return BookOnRecord(initial, written_from, outline, kept, files, seen)
+    return BookOnRecord(initial, written_from, outline, kept, files, seen), edit
 
 
 def _check_whole(folder: RunFolder, book: BookOnRecord) -> None:

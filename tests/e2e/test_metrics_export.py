@@ -140,7 +140,7 @@ def test_export_of_a_folder_that_is_not_a_finished_run_is_refused(tmp_path: Path
 def test_json_has_the_authors_figures(review: dict[str, Any]) -> None:
     calls = review["llm"]["calls"]
     by_agent = review["llm"]["by_agent"]
-    assert [row["agent"] for row in by_agent] == ["planner", "writer", "editor"]
+    assert [row["agent"] for row in by_agent] == ["planner", "writer", "extractor", "editor"]
     assert sum(row["calls"] for row in by_agent) == len(calls)
     assert sum(row["output_tokens"] for row in by_agent) == review["llm"]["usage"]["output_tokens"]
     assert review["retries"] == []  # the offline model never fails

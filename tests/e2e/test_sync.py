@@ -14,8 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from state.models import StoryState
 from tests.e2e.conftest import SMALL, Run, RunCli, orchestrator, write_project
 
@@ -267,10 +265,14 @@ def test_a_changed_plan_rewrites_its_chapter_and_revises_what_it_contradicts(
 ) -> None:
     run = _book(run_cli, tmp_path)
     before, files = _kept(run), _chapters(run)
-    outline = run.read_json("outline.json")
-    plan = outline["chapters"][2]  # chapter 3: its cast ends it somewhere else
-    plan["setting"] = "the lighthouse on Gull Rock"
-    (run.folder / "outline.yaml").write_text(yaml.safe_dump(outline), encoding="utf-8")
+    # The author edits chapter 3's setting in outline.yaml: its cast ends it elsewhere.
+    path = run.folder / "outline.yaml"
+    text = path.read_text(encoding="utf-8")
+    block = text.index("# Chapter 3\n")
+    setting = text.index("  setting: ", block)
+    end = text.index("\n", setting)
+    new = "the lighthouse on Gull Rock"
+    path.write_text(text[:setting] + f"  setting: {new}" + text[end:], encoding="utf-8")
     result = _sync(run)
     assert result["plan"]["replanned"] == [3]
     assert result["rewritten"] == [3]
@@ -278,12 +280,13 @@ def test_a_changed_plan_rewrites_its_chapter_and_revises_what_it_contradicts(
     assert after[3]["attempt"] == 2
     assert after[3]["author"] == "writer"
     places = {c["new"] for c in after[3]["changes"] if c["field"] == "location"}
-    assert "the lighthouse on Gull Rock" in places
+    assert new in places
     revised = {n for n in after if after[n]["attempt"] != before[n]["attempt"]} - {3}
     assert revised == _contradicted(run, before, after) - {3}
     now = _chapters(run)
     for n in set(now) - revised - {3}:
         assert now[n] == files[n], f"chapter {n} changed"
-    assert run.read_json("outline.json")["chapters"][2]["setting"] == plan["setting"]
+    assert run.read_json("outline.json")["chapters"][2]["setting"] == new
+    assert (run.folder / "outlines" / "002.yaml").read_bytes() == path.read_bytes()
     again = _sync(run)
     assert not again["done"]

@@ -7,14 +7,15 @@ from dataclasses import replace
 
 from agents.clients.base import LLMRequest, LLMResponse
 from agents.offline.client import OfflineClient
-from agents.schemas import WritingBrief
+from agents.schemas import ExtractionBrief
 from orchestrator.project.config import ProjectConfig
 from state import open_state
 from tests.run.conftest import RunBook
 
 
 class BrokenChapter:
-    """The offline model, except that chapter ``broken`` always gets a reply that is not JSON."""
+    """The offline model, except that chapter ``broken``'s report (the extractor's reply)
+    is never JSON."""
 
     def __init__(self, config: ProjectConfig, broken: int) -> None:
         self.inner = OfflineClient(seed=config.llm.seed)
@@ -24,7 +25,7 @@ class BrokenChapter:
     async def complete(self, request: LLMRequest) -> LLMResponse:
         response = await self.inner.complete(request)
         brief = request.brief
-        if isinstance(brief, WritingBrief) and brief.plan.number == self.broken:
+        if isinstance(brief, ExtractionBrief) and brief.plan.number == self.broken:
             self.asked += 1
             return replace(response, text="I'd rather not.", parsed=None)
         return response
