@@ -290,3 +290,18 @@ def test_a_changed_plan_rewrites_its_chapter_and_revises_what_it_contradicts(
     assert (run.folder / "outlines" / "002.yaml").read_bytes() == path.read_bytes()
     again = _sync(run)
     assert not again["done"]
+
+
+def test_a_malformed_outline_is_refused_with_its_line_and_nothing_changes(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    run = _book(run_cli, tmp_path)
+    path = run.folder / "outline.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("  pov: Mara Quell", "  pov: Nobody Known", 1), encoding="utf-8")
+    files = _files(run.folder)
+    proc = orchestrator("sync", run.folder, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert "outline.yaml" in proc.stderr
+    assert "line" in proc.stderr
+    assert _files(run.folder) == files
