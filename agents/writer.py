@@ -285,7 +285,7 @@ def chapter_draft(
 def _reason(job: ChapterJob) -> str:
     """Why an attempt was written: its notes (a revision's), else a first or a retried draft."""
     if job.notes:
-        return " ".join(job.notes)
+        return "; ".join(note.rstrip(".;\u3002\uff1b") for note in job.notes)
     return "first draft" if job.attempt == 1 else "written again"
 
 

@@ -46,6 +46,11 @@ COMMANDS: Mapping[str, tuple[str, str, str]] = {
         "sync",
         "Bring a book in line with the author's edits.",
     ),
+    "rewrite": (
+        "orchestrator.cli.sync",
+        "rewrite",
+        "Write one chapter again with the author's notes, then sync.",
+    ),
     "status": (
         "orchestrator.cli.run",
         "status",

@@ -43,6 +43,46 @@ def sync(run_dir: Path, dry_run: bool, as_json: bool) -> None:
     --dry-run reads the edited chapters (one extractor call each) and changes
     nothing. Run it again after a kill: it goes on, and applies nothing twice.
     """
+    _sync(run_dir, dry_run, as_json)
+
+
+@click.command("rewrite", short_help="Write one chapter again with the author's notes, then sync.")
+@click.argument("run_dir", metavar="RUN", type=RUN)
+@click.option(
+    "--chapter", "chapter", type=click.IntRange(min=1), required=True, help="The chapter."
+)
+@click.option(
+    "--note",
+    "notes",
+    multiple=True,
+    required=True,
+    help="What the new draft should do differently (repeatable), in the book's language.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be done (and why); change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def rewrite(
+    run_dir: Path, chapter: int, notes: tuple[str, ...], dry_run: bool, as_json: bool
+) -> None:
+    """Write one chapter again with the author's notes, then sync.
+
+    A new attempt of chapter --chapter is written by the writer, with every
+    --note in its revision prompt (for example --note "make the confrontation
+    quieter"); the attempt it replaces stays in drafts/ and in the history. Then,
+    as sync does, exactly the later chapters whose read sets the new draft
+    contradicts are revised (a chapter the author wrote is never revised), and
+    the book is reassembled. Other edits waiting in the folder are synced too;
+    a chapter whose own file holds edits not yet synced is refused (sync first).
+    """
+    blank = [n for n in notes if not n.strip()]
+    if blank:
+        raise click.BadParameter("a note must say something", param_hint="--note")
+    _sync(run_dir, dry_run, as_json, {chapter: [n.strip() for n in notes]})
+
+
+def _sync(
+    run_dir: Path, dry_run: bool, as_json: bool, rewrite: dict[int, list[str]] | None = None
+) -> None:
     from agents.clients.metered import MeteredClient
     from orchestrator.cli.display import PlainDisplay
     from orchestrator.project.bible import load_run_config
@@ -61,9 +101,11 @@ def sync(run_dir: Path, dry_run: bool, as_json: bool) -> None:
     try:
         if not dry_run:
             logs.configure(level=logs.LOG_LEVEL.get(), json_file=folder.log_path)
-        work = sync_run(folder, observer, client, dry_run, None if as_json else _print_plan)
+        on_plan = None if as_json else _print_plan
+        work = sync_run(folder, observer, client, dry_run, on_plan, rewrite)
         result = asyncio.run(_closing(client, work))
     except KeyboardInterrupt:
+        # A rewrite recorded in the store goes on with sync alone.
         click.echo(f"interrupted: run `orchestrator sync {folder.root}` again", err=True)
         raise SystemExit(EXIT_INTERRUPTED) from None
     finally:

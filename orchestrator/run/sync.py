@@ -158,6 +158,8 @@ class SyncDoc:
     replan: dict[int, int]  # chapters to write again -> their kept attempt then
     found: dict[int, str]  # digests of the chapter files it found unedited
     pending: bool = True
+    # orchestrator rewrite: the chapters the author asked to be written again, and their notes
+    notes: dict[int, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -166,6 +168,7 @@ class SyncDoc:
             "known": {str(n): sorted(k) for n, k in self.known.items()},
             "replan": {str(n): a for n, a in self.replan.items()},
             "found": {str(n): d for n, d in self.found.items()},
+            "notes": {str(n): notes for n, notes in self.notes.items()},
         }
 
     @classmethod
@@ -176,6 +179,7 @@ class SyncDoc:
             replan={int(n): int(a) for n, a in doc.get("replan", {}).items()},
             found={int(n): str(d) for n, d in doc.get("found", {}).items()},
             pending=bool(doc.get("pending")),
+            notes={int(n): list(notes) for n, notes in doc.get("notes", {}).items()},
         )
 
 
@@ -191,7 +195,8 @@ class SyncRule(RevisionRule):
         labels = self.prompts.labels(self.language)
         self.given: dict[int, list[str]] = {}  # every revision's notes, for the report
         for n in doc.replan:
-            self.rewrite[n] = [labels("sync.replan_note")]
+            asked = [labels("rewrite.note", note=note) for note in doc.notes.get(n, [])]
+            self.rewrite[n] = asked or [labels("sync.replan_note")]
 
     def to_revise(self, chapter: int, found: list[Conflicting]) -> list[Conflicting]:
         known = self.doc.known.get(chapter, set())
@@ -230,6 +235,8 @@ class SyncRule(RevisionRule):
         kept = slots[chapter].kept
         if kept is not None and kept.delta.author == HUMAN_AUTHOR:
             return "edited"
+        if chapter in self.doc.notes:
+            return "rewritten"
         return "replanned" if chapter in self.doc.replan else "revised"
 
 
@@ -264,9 +271,12 @@ async def sync_run(
     client: MeteredClient,
     dry_run: bool = False,
     on_plan: Callable[[SyncResult], None] | None = None,
+    rewrite: Mapping[int, list[str]] | None = None,
 ) -> SyncResult:
     """Plan the sync of ``folder``'s book and, unless ``dry_run``, carry it out; the plan
-    goes to ``on_plan`` before anything is written. The caller holds the run lock."""
+    goes to ``on_plan`` before anything is written. ``rewrite`` (``orchestrator rewrite``):
+    chapters to write again with the author's notes, then the same cascade. The caller
+    holds the run lock."""
     started_at = datetime.now(UTC)
     if not folder.path(MANIFEST_FILE).exists():
         raise RunFolderError(
@@ -279,7 +289,7 @@ async def sync_run(
     async with open_state(url, create=False) as manager:
         await check_claim(manager, folder, url)
         coordinator = make_coordinator(request, client, manager, folder, observer)
-        planned = await _plan(coordinator, request)
+        planned = await _plan(coordinator, request, rewrite or {})
         language = request.config.project.language
         result = SyncResult(str(folder.root), language, planned.plan, dry_run)
         coordinator.emit("sync_planned", **planned.plan.to_dict())
@@ -298,7 +308,9 @@ async def sync_run(
     return result
 
 
-async def _plan(coordinator: Coordinator, request: RunRequest) -> Planned:
+async def _plan(
+    coordinator: Coordinator, request: RunRequest, rewrite: Mapping[int, list[str]]
+) -> Planned:
     """Read the book, find what changed, read the edits, predict the revisions. An
     interrupted sync's record (``meta/sync``) makes a rerun go on from where it stopped."""
     manager, folder = coordinator.manager, request.folder
@@ -309,12 +321,34 @@ async def _plan(coordinator: Coordinator, request: RunRequest) -> Planned:
     _check_whole(folder, book)
     restored = await restore_chapters(manager, folder, request.config.project.language)
     changes = find_changes(book, doc.replan, doc.found) if doc else find_changes(book)
+    if rewrite and doc is None:
+        changes = _asked(folder, book, changes, rewrite)
     drafts = await walk_edits(book, changes, _extractor(coordinator, restored))
     known = doc.known if doc else known_contradictions(book)
     plan = predict(book, changes, drafts, known)
     plan.continuing = doc is not None
-    new = SyncDoc({}, known, {}, {}, pending=False)
+    plan.asked = dict(doc.notes if doc else rewrite)
+    new = SyncDoc({}, known, {}, {}, pending=False, notes=dict(rewrite))
     return Planned(book, edit, changes, drafts, plan, doc or new)
+
+
+def _asked(
+    folder: RunFolder, book: BookOnRecord, changes: Changes, rewrite: Mapping[int, list[str]]
+) -> Changes:
+    """The changes with the chapters the author asked to rewrite added to those written
+    again; a chapter the book does not have, or whose file holds edits not yet synced,
+    is refused (the notes are for a model's draft, not for the author's own text)."""
+    for n in sorted(rewrite):
+        if n not in book.kept:
+            raise RunFolderError(f"{folder.root}: the book has no chapter {n} to rewrite")
+        if n in changes.edited:
+            raise RunFolderError(
+                f"{folder.root}: chapter {n}'s file has edits not yet synced; run "
+                f"`orchestrator sync {folder.root}` first (or put the file back), then rewrite"
+            )
+    replanned = sorted(set(changes.replanned) | set(rewrite))
+    missing = [n for n in changes.missing if n not in rewrite]
+    return Changes(changes.edited, replanned, missing)
 
 
 async def _begin(coordinator: Coordinator, request: RunRequest, planned: Planned) -> SyncDoc:
@@ -323,10 +357,11 @@ async def _begin(coordinator: Coordinator, request: RunRequest, planned: Planned
     book, changes, doc = planned.book, planned.changes, planned.doc
     replan = {n: book.kept[n].attempt for n in changes.replanned}
     if doc.pending:
-        doc = SyncDoc(doc.before, doc.known, {**replan, **doc.replan}, doc.found)
+        doc = SyncDoc(doc.before, doc.known, {**replan, **doc.replan}, doc.found, notes=doc.notes)
     else:
         before = {n: d.attempt for n, d in book.kept.items()}
-        doc = SyncDoc(before, doc.known, replan, unedited_files(book, changes))
+        found = unedited_files(book, changes)
+        doc = SyncDoc(before, doc.known, replan, found, notes=doc.notes)
     await coordinator.manager.put_meta(SYNC_DOC, doc.to_json())
     edit = planned.outline_edit
     if edit is not None:  # a new version of the outline, the author's file kept as it is

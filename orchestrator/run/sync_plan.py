@@ -82,6 +82,7 @@ class SyncPlan:
     revise: dict[int, list[Conflicting]] = field(default_factory=dict)
     findings: dict[int, list[Conflicting]] = field(default_factory=dict)
     continuing: bool = False  # an interrupted sync goes on
+    asked: dict[int, list[str]] = field(default_factory=dict)  # rewrites the author asked for
 
     @property
     def empty(self) -> bool:
@@ -92,6 +93,7 @@ class SyncPlan:
             "continuing": self.continuing,
             "edited": {str(n): _changes(c) for n, c in sorted(self.extracted.items())},
             "replanned": self.changes.replanned,
+            "rewrite": {str(n): notes for n, notes in sorted(self.asked.items())},
             "missing": self.changes.missing,
             "revise": {str(n): _conflicts(c) for n, c in sorted(self.revise.items())},
             "findings": {str(n): _conflicts(c) for n, c in sorted(self.findings.items())},
@@ -103,7 +105,12 @@ class SyncPlan:
         for n, changes in sorted(self.extracted.items()):
             said = [describe_change(c, labels) for c in changes]
             lines.append(labels("sync.edited", chapter=n, changes=_said(said, labels)))
-        lines += [labels("sync.replanned", chapter=n) for n in self.changes.replanned]
+        lines += [
+            labels("rewrite.asked", chapter=n, notes="; ".join(self.asked[n]))
+            if n in self.asked
+            else labels("sync.replanned", chapter=n)
+            for n in self.changes.replanned
+        ]
         lines += [labels("sync.missing", chapter=n) for n in self.changes.missing]
         for n, found in sorted(self.revise.items()):
             lines.append(labels("sync.revise", chapter=n, reasons=_reasons(found, labels)))

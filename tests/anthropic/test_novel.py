@@ -478,3 +478,31 @@ def test_older_chapters_reach_later_writers_as_arcs_the_model_wrote_once(
 
     arcs = asyncio.run(stored())
     assert arcs == {"1-10": {"text": written, "attempts": {str(n): 1 for n in range(1, 11)}}}
+
+
+def test_a_rewrite_puts_the_authors_notes_in_the_writers_prompt(
+    start_fake: StartFake, tmp_path: Path
+) -> None:
+    fake = start_fake()
+    run = run_on_fake(tmp_path, fake, "project.chapters=3")
+    assert run.proc.returncode == 0, run.proc.stderr
+
+    proc = orchestrator(
+        "rewrite",
+        run.folder,
+        "--chapter",
+        "2",
+        "--note",
+        "make the confrontation quieter",
+        cwd=tmp_path,
+        env=anthropic_env(fake),
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    first, again = fake.of("writer", 2)
+    assert "the author asks" not in first.body["messages"][0]["content"]
+    prompt = again.body["messages"][0]["content"]
+    assert "This is attempt 2 at this chapter. The earlier draft is to be rewritten" in prompt
+    assert "- the author asks: make the confrontation quieter" in prompt
+    assert len(fake.of("extractor", 2)) == 2  # the new draft is read like any other
+    assert [len(fake.of("writer", n)) for n in (1, 3)] == [1, 1]  # nothing else rewritten

@@ -305,3 +305,56 @@ def test_a_malformed_outline_is_refused_with_its_line_and_nothing_changes(
     assert "outline.yaml" in proc.stderr
     assert "line" in proc.stderr
     assert _files(run.folder) == files
+
+
+def test_rewrite_writes_one_chapter_again_with_the_authors_notes(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    book = _book(run_cli, tmp_path)
+    run = book.folder
+    before = {p.name: p.read_bytes() for p in (run / "chapters").glob("*.md")}
+
+    proc = orchestrator(
+        "rewrite",
+        run,
+        "--chapter",
+        "3",
+        "--note",
+        "make the confrontation quieter",
+        "--note",
+        "end on Mara alone",
+        cwd=tmp_path,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "chapter 3: written again, as the author asks: make the confrontation quieter; "
+        "end on Mara alone" in proc.stdout
+    )
+    after = {p.name: p.read_bytes() for p in (run / "chapters").glob("*.md")}
+    assert after["003.md"] != before["003.md"]
+    assert {n for n in before if before[n] == after[n]} == set(before) - {"003.md"}  # the
+    # offline model's new draft changes nothing later chapters read: none is revised
+    assert orchestrator("verify", run, cwd=tmp_path).returncode == 0
+    attempts = [e for e in book.history() if e["chapter"] == 3]
+    assert [a["attempt"] for a in attempts] == [1, 2]
+    assert attempts[1]["reason"] == (
+        "the author asks: make the confrontation quieter; the author asks: end on Mara alone"
+    )
+    assert (run / "drafts" / "003-1.md").read_bytes() == before["003.md"]  # nothing lost
+
+
+def test_rewrite_refuses_a_chapter_whose_edits_are_not_synced(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    run = _book(run_cli, tmp_path).folder
+    chapter = run / "chapters" / "003.md"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nAn edit.\n", encoding="utf-8")
+    snapshot = _files(run)
+
+    proc = orchestrator("rewrite", run, "--chapter", "3", "--note", "quieter", cwd=tmp_path)
+
+    assert proc.returncode == 2
+    assert "chapter 3's file has edits not yet synced" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _files(run) == snapshot
