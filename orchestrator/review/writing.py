@@ -32,9 +32,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import yamltext
 from agents.prompts import default_prompts_dir
 from agents.text import CJK_CHAR, LATIN_WORD
 from agents.wordcount import count_words
@@ -223,7 +223,7 @@ def overused_phrases(language: str) -> tuple[str, ...]:
     """The overused phrases of ``language`` (``prompts/overused.<lang>.yaml``; English
     for a language without a list)."""
     path = default_prompts_dir() / f"overused.{'zh' if language == 'zh' else 'en'}.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamltext.safe_load(path.read_text(encoding="utf-8"))
     return tuple(str(phrase) for phrase in data["phrases"])
 
 
