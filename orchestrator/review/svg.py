@@ -1,7 +1,7 @@
 """A small plotter of inline SVG for the report's charts: axes with round ticks, lines,
 markers, bars and a right-hand axis; nothing else.
 
-It replaces matplotlib, whose import alone cost about a second of every run with a report.
+It replaces matplotlib, whose import cost most of a second of every run with a report.
 The SVG holds the numbers of the ticks and nothing else: no font is measured, no id is
 made (four charts share one page), and the same figures give the same bytes. Sizes are
 pixels of a 96-dpi page; the page scales the drawing down to its width.
