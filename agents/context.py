@@ -76,7 +76,10 @@ class ContextBuilder:
     ) -> WriterContext:
         """The context for ``chapter``; ``reserved`` tokens are already spent elsewhere."""
         room = max(0, self.budget.total - reserved)
-        bible_text = truncate_to_tokens(bible, int(room * BIBLE_SHARE))
+        # The bible is the prompt-cache prefix every writer shares: its cut depends on the
+        # budget alone, never on this chapter's prompt, or each cut is a cache write.
+        bible_cap = min(int(self.budget.total * BIBLE_SHARE), room)
+        bible_text = truncate_to_tokens(bible, bible_cap)
         state_text = self._state(state, focus, threads, int(room * STATE_SHARE))
         left = room - estimate_tokens(bible_text) - estimate_tokens(state_text)
         earlier = {n: s for n, s in summaries.items() if n < chapter}

@@ -1,10 +1,10 @@
 """The agents' structured inputs and outputs: pydantic models at the LLM boundary.
 
-Outputs a model produces: ``Outline`` (planner), ``ChapterReport`` (extractor),
-``ContinuityReport`` (editor); the writer's reply is plain prose. Briefs the
-prompts are rendered from: ``ProjectBrief``, ``WritingBrief``,
-``ExtractionBrief``, ``ReviewBrief``. What the writer returns to the
-coordinator: ``ChapterDraft``, with a ``state.models.StateDelta``.
+Outputs a model produces: ``StoryBible`` (bible), ``Outline`` (planner),
+``ChapterReport`` (extractor), ``ContinuityReport`` (editor); the writer's reply
+is plain prose. Briefs the prompts are rendered from: ``BibleBrief``,
+``ProjectBrief``, ``WritingBrief``, ``ExtractionBrief``, ``ReviewBrief``. What the
+writer returns to the coordinator: ``ChapterDraft``, with a ``state.models.StateDelta``.
 """
 
 from __future__ import annotations
@@ -179,6 +179,67 @@ def _thread_problems(outline: Outline) -> list[str]:
 def humanize(ident: str) -> str:
     """``the-brass-key`` -> ``the brass key``."""
     return re.sub(r"[-_]+", " ", ident).strip()
+
+
+class BibleBrief(_Schema):
+    """What the bible agent is given: a project with a premise and no cast."""
+
+    title: str
+    premise: str
+    genre: str = ""
+    language: Language = "en"
+    chapters: int = Field(ge=1)
+    world: list[str] = Field(default_factory=list, description="notes the author gave")
+
+
+class BibleState(_Schema):
+    """A character's state before chapter 1, as the bible proposes it."""
+
+    location: str = Field(min_length=1, description="where they are when the book opens")
+    emotion: str = Field(default="", description="one word or a short phrase")
+    inventory: list[str] = Field(default_factory=list, description="what they carry")
+    knowledge: list[str] = Field(default_factory=list, description="what they know")
+    relationships: dict[str, str] = Field(
+        default_factory=dict, description="another character of the cast -> how this one sees them"
+    )
+
+
+class BibleCharacter(_Schema):
+    """One member of the proposed cast."""
+
+    name: str = Field(min_length=1, pattern=r"^[^/]+$", description="as the book spells it")
+    role: str = Field(default="", description="e.g. protagonist, antagonist, mentor, ally")
+    description: str = Field(default="", description="two or three sentences")
+    initial: BibleState
+
+
+class StoryBible(_Schema):
+    """The bible agent's reply: the cast with their starting state, and world notes. The
+    same rules as a hand-written cast: unique names, relationships only to the cast."""
+
+    cast: list[BibleCharacter] = Field(min_length=2)
+    world: list[str] = Field(default_factory=list, description="short notes on the world")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def problems(self) -> list[str]:
+        """Duplicate names, and relationships to someone not in the cast."""
+        names = [character.name.strip() for character in self.cast]
+        problems = [
+            f"the name {n!r} is used twice" for n in sorted(set(names)) if names.count(n) > 1
+        ]
+        for character in self.cast:
+            problems += [
+                f"{character.name}'s relationships name {other!r}, who is not in the cast"
+                for other in character.initial.relationships
+                if other not in names
+            ]
+        return problems
 
 
 class CharacterSheet(_Schema):

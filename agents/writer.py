@@ -49,6 +49,10 @@ _HEADING = re.compile(r"\A\s*#{1,6}[^\n]*\n+")
 CONTINUING = frozenset(",.;:!?)'\"\u2019\u201d")
 
 
+# The author of an attempt whose text the book's author wrote (kept byte for byte).
+HUMAN_AUTHOR = "human"
+
+
 @dataclass(frozen=True, slots=True)
 class LengthRule:
     """How long a chapter must be: at least ``min_ratio`` of the target, after at most
@@ -234,11 +238,13 @@ def chapter_draft(
     author: str,
     prompt_tokens: int = 0,
     prose: Prose | None = None,
+    reason: str | None = None,
 ) -> ChapterDraft:
     """The attempt ``job`` with ``text`` as its chapter and ``report`` as what happened in
     it: the record, the changes (``old`` values from the state it read) and the read set.
     ``author`` is who wrote it: the writer agent, or ``human`` for an author's own text,
-    which is kept exactly as given."""
+    which is kept exactly as given. ``reason`` is why the attempt was made (by default:
+    its revision notes, else that it is the first draft)."""
     words = count_words(text, language)
     record = ChapterRecord(
         chapter=job.plan.number,
@@ -259,6 +265,7 @@ def chapter_draft(
         chapter=job.plan.number,
         attempt=job.attempt,
         author=author,
+        reason=reason if reason is not None else _reason(job),
         changes=changes,
         reads=read_set(job, changes),
         record=record,
@@ -273,6 +280,13 @@ def chapter_draft(
         delta=delta,
         prompt_tokens=prompt_tokens,
     )
+
+
+def _reason(job: ChapterJob) -> str:
+    """Why an attempt was written: its notes (a revision's), else a first or a retried draft."""
+    if job.notes:
+        return " ".join(job.notes)
+    return "first draft" if job.attempt == 1 else "written again"
 
 
 def _without_heading(text: str) -> str:

@@ -401,6 +401,8 @@ def _event_body(delta: StateDelta) -> dict[str, Any]:
         "chapter": delta.chapter,
         "attempt": delta.attempt,
         "author": delta.author,
+        "reason": delta.reason,
+        "digest": delta.record.digest if delta.record is not None else None,
         "at": utc_iso(),
         "changes": [c.model_dump(mode="json") for c in delta.changes],
         "reads": [r.model_dump(mode="json") for r in delta.reads],

@@ -125,6 +125,7 @@ class StateDelta(_Record):
     chapter: int = Field(ge=1)
     attempt: int = Field(default=1, ge=1)
     author: str = ""
+    reason: str = Field(default="", description="why this attempt was made")
     changes: list[FieldChange] = Field(default_factory=list)
     reads: list[FieldRead] = Field(default_factory=list)
     record: ChapterRecord | None = None
@@ -144,6 +145,8 @@ class Event(_Record):
     chapter: int
     attempt: int
     author: str = ""
+    reason: str = ""
+    digest: str | None = Field(default=None, description="SHA-256 of the attempt's text")
     at: UtcTime
     changes: list[FieldChange]
     reads: list[FieldRead] = Field(default_factory=list)

@@ -7,7 +7,11 @@ one tenacity policy (``agents.clients.retry``; the SDK's own retries are off);
 a call that fails for good raises ModelCallError with the API's message.
 Calls with a large ``max_tokens`` are streamed, so a chapter that takes
 minutes is never cut by a read timeout (the timeout is then between events).
-Usage comes back with cache writes and reads apart, and priced.
+Usage comes back with cache writes and reads apart, and priced. Prompt caching
+follows the API's rules (``agents.clients.caching``): a prefix under its model's
+minimum is sent unmarked, and calls sharing a prefix wait until the first one's
+response has begun (a stream's first event, or the reply), so one writes the
+cache and the rest read it.
 
 The API key is given to the SDK and kept nowhere else: not in this object's
 repr, not in a log field, not in an error message.
@@ -30,6 +34,7 @@ from tenacity import RetryCallState
 
 from agents.clients.anthropic_wire import message_params, response_of, usage_of
 from agents.clients.base import LLMRequest, LLMResponse
+from agents.clients.caching import CacheTTL, CacheTurn, PromptCaching, load_cache_minimums
 from agents.clients.pricing import PriceTable
 from agents.clients.rate_limiter import RateLimiter
 from agents.clients.retry import (
@@ -58,6 +63,7 @@ class AnthropicSettings:
     stream_from_tokens: int = 4096
     concurrency: int = 20
     retry: RetrySettings = field(default_factory=RetrySettings)
+    cache_ttl: CacheTTL = "5m"
 
 
 class AnthropicClient:
@@ -73,10 +79,12 @@ class AnthropicClient:
         prices: PriceTable,
         limiter: RateLimiter | None = None,
         rng: random.Random | None = None,
+        caching: PromptCaching | None = None,
     ) -> None:
         self.settings = settings
         self.prices = prices
         self.limiter = limiter or RateLimiter()
+        self.caching = caching or PromptCaching(load_cache_minimums(), settings.cache_ttl)
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._sdk = anthropic.AsyncAnthropic(
@@ -106,13 +114,13 @@ class AnthropicClient:
         await self._sdk.close()
 
     async def _attempt(self, request: LLMRequest) -> LLMResponse:
-        async with self._slots:
-            reserved = await self.limiter.acquire(
-                estimate_tokens(request.prompt_text()), request.max_tokens
-            )
+        # The cache's turn first, then a slot: a call waiting for another's cache entry
+        # holds neither a slot nor a share of the rate limits.
+        async with self.caching.turn(request) as (request, turn), self._slots:
+            reserved = await self.limiter.acquire(_limited_input(request, turn), request.max_tokens)
             started = time.perf_counter()
             try:
-                message, headers = await self._send(request)
+                message, headers = await self._send(request, turn)
             except BaseException as exc:
                 self.limiter.settle(reserved, 0, 0)
                 self._observe_failure(exc)
@@ -122,16 +130,20 @@ class AnthropicClient:
         self.limiter.settle(
             reserved, usage.input_tokens + usage.cache_write_tokens, usage.output_tokens
         )
-        usage = usage.model_copy(update={"cost_usd": self.prices.cost(request.model, usage)})
-        return response_of(request, message, usage)
+        cost = self.prices.cost(request.model, usage, self.settings.cache_ttl)
+        return response_of(request, message, usage.model_copy(update={"cost_usd": cost}))
 
-    async def _send(self, request: LLMRequest) -> tuple[APIMessage, Mapping[str, str]]:
-        params: dict[str, Any] = message_params(request)
+    async def _send(
+        self, request: LLMRequest, turn: CacheTurn
+    ) -> tuple[APIMessage, Mapping[str, str]]:
+        params: dict[str, Any] = message_params(request, self.settings.cache_ttl)
         if request.max_tokens >= self.settings.stream_from_tokens:
             async with self._sdk.messages.stream(**params) as stream:
+                turn.begun()  # the stream has started: its prefix is in the cache
                 headers = stream.response.headers
                 return await stream.get_final_message(), headers
         raw = await self._sdk.messages.with_raw_response.create(**params)
+        turn.begun()
         return await raw.parse(), raw.headers
 
     def _observe_failure(self, exc: BaseException) -> None:
@@ -142,6 +154,14 @@ class AnthropicClient:
         wait = server_wait(exc)
         if wait is not None:
             self.limiter.pause(wait)
+
+
+def _limited_input(request: LLMRequest, turn: CacheTurn) -> int:
+    """The input tokens a call counts against the input limit: cache reads do not count."""
+    tokens = estimate_tokens(request.prompt_text())
+    if turn.key is not None and not turn.writes:
+        tokens -= turn.prefix_tokens
+    return max(0, tokens)
 
 
 def _log_retry(request: LLMRequest, state: RetryCallState) -> None:

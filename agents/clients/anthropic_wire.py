@@ -1,9 +1,12 @@
 """An ``LLMRequest`` as Messages API parameters, and a Messages API reply as an ``LLMResponse``.
 
 - System blocks marked ``cache`` (the story bible) carry
-  ``cache_control: {"type": "ephemeral"}``: the prefix up to them (the tool
-  definition, the instructions, the bible) is the same for every writer, so
-  the API writes it to its cache once and every later writer reads it there.
+  ``cache_control: {"type": "ephemeral"}`` (with ``"ttl": "1h"`` for the
+  hour-long cache): the prefix up to them (the tool definition, the
+  instructions, the bible) is the same for every writer, so the API writes it
+  to its cache once and every later writer reads it there. Whether a prefix
+  is long enough to be marked, and when the others may start, is
+  ``agents.clients.caching``'s to decide.
 - A structured output is asked for as the one tool the model must call
   (``tool_choice``), whose input schema is the pydantic model's JSON Schema;
   the tool call's input is the reply. Whether it validates is the agent's to
@@ -20,7 +23,7 @@ from pydantic import BaseModel
 
 from agents.clients.base import LLMRequest, LLMResponse, Usage, tool_name
 
-__all__ = ["message_params", "response_of", "tool_for", "tool_name", "usage_of"]
+__all__ = ["cache_control", "message_params", "response_of", "tool_for", "tool_name", "usage_of"]
 
 CACHE_CONTROL = {"type": "ephemeral"}
 API_DEFAULT_TEMPERATURE = 1.0
@@ -36,13 +39,18 @@ def tool_for(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def message_params(request: LLMRequest) -> dict[str, Any]:
+def cache_control(ttl: str = "5m") -> dict[str, str]:
+    """The mark of a cached block: the 5-minute cache unless ``ttl`` is ``1h``."""
+    return CACHE_CONTROL if ttl == "5m" else {**CACHE_CONTROL, "ttl": ttl}
+
+
+def message_params(request: LLMRequest, cache_ttl: str = "5m") -> dict[str, Any]:
     """The keyword arguments of ``messages.create`` / ``messages.stream`` for ``request``."""
     system = []
     for block in request.system:
         part: dict[str, Any] = {"type": "text", "text": block.text}
         if block.cache:
-            part["cache_control"] = CACHE_CONTROL
+            part["cache_control"] = cache_control(cache_ttl)
         system.append(part)
     params: dict[str, Any] = {
         "model": request.model,

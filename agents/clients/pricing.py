@@ -3,6 +3,8 @@
 The table shipped is ``agents/prices.yaml``; a project may name its own
 (``llm.prices``). Prices are US dollars per million tokens, with cache writes
 and cache reads priced apart from plain input, as the Messages API bills them.
+The table's ``cache_write`` is the 5-minute cache's; a 1-hour cache write
+(``llm.cache_ttl: 1h``) costs twice the input price, as the API bills it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from agents.errors import PriceTableError
 
 DEFAULT_PRICES = Path(__file__).resolve().parent / "prices.yaml"
 PER_TOKENS = 1_000_000
+HOUR_WRITE_FACTOR = 2.0  # a 1-hour cache write, in input prices
 # claude-sonnet-4-5-20250929 and claude-3-5-haiku-latest are priced as their family.
 _SUFFIX = re.compile(r"-(\d{8}|latest)$")
 
@@ -32,12 +35,14 @@ class ModelPrice(BaseModel):
     cache_write: float = Field(ge=0)
     cache_read: float = Field(ge=0)
 
-    def cost(self, usage: Usage) -> float:
-        """What ``usage`` costs at these prices, in US dollars."""
+    def cost(self, usage: Usage, cache_ttl: str = "5m") -> float:
+        """What ``usage`` costs at these prices, in US dollars (cache writes at the price
+        of ``cache_ttl``: ``5m`` the table's, ``1h`` twice the input price)."""
+        write = self.input * HOUR_WRITE_FACTOR if cache_ttl == "1h" else self.cache_write
         total = (
             usage.input_tokens * self.input
             + usage.output_tokens * self.output
-            + usage.cache_write_tokens * self.cache_write
+            + usage.cache_write_tokens * write
             + usage.cache_read_tokens * self.cache_read
         )
         return total / PER_TOKENS
@@ -66,10 +71,10 @@ class PriceTable(BaseModel):
             )
         return found
 
-    def cost(self, model: str, usage: Usage) -> float:
+    def cost(self, model: str, usage: Usage, cache_ttl: str = "5m") -> float:
         """What ``usage`` of ``model`` costs (0 for a model the table does not know)."""
         found = self.price(model)
-        return found.cost(usage) if found else 0.0
+        return found.cost(usage, cache_ttl) if found else 0.0
 
 
 def load_prices(path: str | Path | None = None) -> PriceTable:

@@ -151,9 +151,13 @@ class _Reader:
             inventory.setdefault(taker, []).append(item)
 
     def _read_by_cues(self, sentence: str) -> None:
-        """An author's sentence: a death, a move, a loss or a gift its cue words tell."""
+        """An author's sentence: a death, a move, a loss or a gift its cue words tell. A cue
+        inside a known place's name is not one ("went to the Drowned Anchor tavern")."""
+        names = self._place_spans(sentence)
         for cue in ("death", "move", "give", "lose"):
             for hit in self.cues[cue].finditer(sentence):
+                if any(start <= hit.start() < end for start, end in names):
+                    continue
                 before = sentence[: hit.start()]
                 if self.cues["negation"].search(before):
                     continue
@@ -173,6 +177,18 @@ class _Reader:
                     item = self._held_item(subject, sentence[hit.start() :])
                     if item:
                         self._hand_over(subject, None, item)
+
+    def _place_spans(self, sentence: str) -> list[tuple[int, int]]:
+        """Where the known places are named in ``sentence``."""
+        folded = sentence.casefold()
+        spans = []
+        for place in self.places:
+            form = place.casefold()
+            at = folded.find(form)
+            while at >= 0:
+                spans.append((at, at + len(form)))
+                at = folded.find(form, at + 1)
+        return spans
 
     def _subject(self, text: str) -> str | None:
         """The character named last in ``text``."""

@@ -16,7 +16,7 @@ MANUSCRIPT_EPUB = "manuscript.epub"
 def assemble(folder: RunFolder, book: Book) -> dict[str, Path]:
     """Write ``chapters/NNN.md``, ``manuscript.md`` and ``manuscript.epub``; their paths."""
     for chapter in book.chapters:
-        text = chapter_markdown(chapter, book.language)
+        text = chapter.file or chapter_markdown(chapter, book.language)
         # One folder fsync for all the chapters, not one per file.
         replace_file(folder.chapter_path(chapter.number), text.encode("utf-8"), sync_dir=False)
     fsync_dir(folder.path("chapters"))

@@ -28,6 +28,7 @@ class BookChapter:
     number: int
     title: str
     text: str  # the chapter's prose: paragraphs separated by blank lines, plain text
+    file: str | None = None  # the chapter file as the author wrote it, kept byte for byte
 
 
 @dataclass(frozen=True, slots=True)

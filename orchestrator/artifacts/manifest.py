@@ -3,12 +3,18 @@
 The manifest is written last, atomically, when a run finishes; ``orchestrator
 verify RUN`` recomputes every digest. The state store (it has its own checks),
 lock files, logs (appended while a run goes) and temp files are not artifacts.
+
+Some files are the author's to edit (``AUTHOR_FILES``: ``outline.yaml``). The manifest
+records the digest of the version the run keeps (``write_manifest``'s ``recorded``),
+and ``verify`` lists such a file that differs as ``edited``, not as ``changed``: an
+edit is the author's next version, for the run to take in, not damage.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +31,8 @@ _SKIPPED_DIRS = ("logs",)
 # Not artifacts: the store (it has its own checks), its pointer run.json (a migration
 # rewrites it), the lock, the logs and the manifest itself.
 _SKIPPED_PREFIXES = ("state.", RUN_FILE, "run.lock", MANIFEST_FILE)
+# Files the author edits (see the module's docstring).
+AUTHOR_FILES = ("outline.yaml",)
 
 
 def is_artifact(relative: Path, stores: tuple[str, ...] = ()) -> bool:
@@ -75,11 +83,15 @@ def artifacts(folder: RunFolder) -> list[Path]:
     return sorted(p for p in found if is_artifact(p, stores))
 
 
-def write_manifest(folder: RunFolder) -> dict[str, Any]:
-    """Digest every artifact and write ``MANIFEST.json``; its content."""
+def write_manifest(folder: RunFolder, recorded: Mapping[str, Path] | None = None) -> dict[str, Any]:
+    """Digest every artifact and write ``MANIFEST.json``; its content. ``recorded`` maps
+    an author's file to the file whose digest stands for it (``outline.yaml`` to the
+    version the run keeps, which the author may have edited since)."""
     files = []
+    stands_for = recorded or {}
     for relative in artifacts(folder):
-        size, sha = file_digest(folder.root / relative)
+        source = stands_for.get(relative.as_posix(), folder.root / relative)
+        size, sha = file_digest(source)
         files.append({"path": relative.as_posix(), "size": size, "sha256": sha})
     manifest = {
         "run_id": folder.run_id,
@@ -119,6 +131,7 @@ class Verification:
     checked: int = 0
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)  # author's files, edited: not damage
     unlisted: list[str] = field(default_factory=list)
     digest: str = ""
 
@@ -133,6 +146,7 @@ class Verification:
             "checked": self.checked,
             "missing": self.missing,
             "changed": self.changed,
+            "edited": self.edited,
             "unlisted": self.unlisted,
             "digest": self.digest,
         }
@@ -142,6 +156,9 @@ class Verification:
         lines = [f"{self.run_dir}: {verdict} ({self.checked} files checked)"]
         lines += [f"  missing   {path}" for path in self.missing]
         lines += [f"  changed   {path}" for path in self.changed]
+        lines += [
+            f"  edited    {path} (by the author: a new version to take in)" for path in self.edited
+        ]
         lines += [f"  unlisted  {path} (not in the manifest)" for path in self.unlisted]
         return "\n".join(lines)
 
@@ -171,6 +188,7 @@ def verify(folder: RunFolder) -> Verification:
         if not target.is_file():
             result.missing.append(entry["path"])
         elif file_digest(target) != (entry["size"], entry["sha256"]):
-            result.changed.append(entry["path"])
+            kind = result.edited if entry["path"] in AUTHOR_FILES else result.changed
+            kind.append(entry["path"])
     result.unlisted = [p.as_posix() for p in artifacts(folder) if p.as_posix() not in listed]
     return result

@@ -17,6 +17,7 @@ from orchestrator.bench.runs import DEFAULT_SCENARIOS, SCENARIOS
 from orchestrator.bench.runs import format_results as format_run_results
 from orchestrator.bench.runs import run_bench as run_bench_runs
 from orchestrator.bench.store import DEFAULT_REDIS, BenchConfig, format_result, run_bench
+from orchestrator.bench.sync import SyncBenchConfig, format_sync_bench, run_sync_bench
 from orchestrator.cli.errors import user_errors
 from orchestrator.project.load import load_config
 from orchestrator.run.recheck import open_book
@@ -293,3 +294,54 @@ def bench_continuity(
     )
     result = asyncio.run(run_continuity(config, open_book))
     click.echo(json.dumps(result.to_dict()) if as_json else format_continuity(result))
+
+
+@bench.command("sync")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("config.yaml"),
+    show_default=True,
+    help="The project file the offline book is written from.",
+)
+@click.option(
+    "--chapters", type=click.IntRange(2, 1000), default=100, show_default=True,
+    help="Chapters of the book.",
+)  # fmt: skip
+@click.option(
+    "--edit-chapter", type=click.IntRange(1), default=10, show_default=True,
+    help="The chapter the author edits (a character on stage goes elsewhere).",
+)  # fmt: skip
+@click.option(
+    "--latency-ms", type=click.IntRange(0), default=100, show_default=True,
+    help="The offline model's latency per call.",
+)  # fmt: skip
+@click.option(
+    "--edit", type=click.Choice(["move", "death"]), default="move", show_default=True,
+    help="What the author's sentence does to the chapter's point-of-view character.",
+)  # fmt: skip
+@temp_dir_option("runs")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@user_errors
+def bench_sync(
+    config_path: Path,
+    chapters: int,
+    edit_chapter: int,
+    latency_ms: int,
+    edit: str,
+    folder: Path | None,
+    as_json: bool,
+) -> None:
+    """An author's edit: chapters revised by sync against those a rollback rewrites.
+
+    Writes an offline book, moves (or kills) the point-of-view character of chapter
+    --edit-chapter by a sentence the author adds, and syncs; on a copy, state rollback
+    --to-chapter and resume. Prints the chapters each rewrote and the wall time of each.
+    """
+    load_config(config_path)
+    if edit_chapter > chapters:
+        raise click.BadParameter(f"the book has {chapters} chapters", param_hint="--edit-chapter")
+    config = SyncBenchConfig(config_path, chapters, edit_chapter, latency_ms, folder, edit)
+    result = run_sync_bench(config)
+    click.echo(json.dumps(result.to_dict()) if as_json else format_sync_bench(result))

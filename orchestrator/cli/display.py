@@ -114,7 +114,7 @@ class Display:
         self.labels = self.prompts.labels("en")
 
     def __call__(self, event: str, fields: dict[str, Any]) -> None:
-        if event in ("run_started", "run_resumed") and "language" in fields:
+        if event in ("bible_written", "run_started", "run_resumed") and "language" in fields:
             self.labels = self.prompts.labels(fields["language"])  # the book's, from here on
         self.progress.update(event, fields)
         self.show(event, fields)
@@ -156,6 +156,7 @@ class PlainDisplay(Display):
     """A line per notable event on stderr (for logs and pipes), the summary on stdout."""
 
     NOTABLE = (
+        "bible_written",
         "run_started",
         "run_resumed",
         "planned",
@@ -165,6 +166,7 @@ class PlainDisplay(Display):
         "budget_stopped",
         "config_changed",
         "no_budget",
+        "outline_stored",
     )
 
     def __init__(self, tokens: TokenCount = lambda: 0, console: Console | None = None) -> None:
@@ -202,6 +204,7 @@ class LiveDisplay(PlainDisplay):
 
     def show(self, event: str, fields: dict[str, Any]) -> None:
         if event in (
+            "bible_written",
             "chapter_revision",
             "chapter_failed",
             "run_started",
@@ -210,6 +213,7 @@ class LiveDisplay(PlainDisplay):
             "budget_stopped",
             "config_changed",
             "no_budget",
+            "outline_stored",
         ):
             self.console.print(
                 describe(event, fields, self.labels), markup=False, highlight=False, soft_wrap=True
@@ -226,8 +230,10 @@ class LiveDisplay(PlainDisplay):
 
 def describe(event: str, fields: dict[str, Any], labels: Labels) -> str:
     """One readable line for an event, in the book's language."""
-    if event in ("run_started", "run_resumed", "planned", "reviewed", "no_budget"):
+    if event in ("bible_written", "run_started", "run_resumed", "planned", "reviewed", "no_budget"):
         return labels(f"events.{event}", **fields)
+    if event == "outline_stored":
+        return labels("outline_file.stored", **fields)
     if event == "chapter_committed":
         count = labels.count(fields["words"])
         if fields["attempt"] == 1:

@@ -16,20 +16,45 @@ import click
 
 # name: (module, attribute, the first sentence of its help)
 COMMANDS: Mapping[str, tuple[str, str, str]] = {
+    "init": (
+        "orchestrator.cli.init",
+        "init",
+        "Write a commented project file to start from (FILE, default config.yaml).",
+    ),
     "run": (
         "orchestrator.cli.run",
         "run",
         "Plan, write and assemble the novel a project file describes.",
+    ),
+    "plan": (
+        "orchestrator.cli.run",
+        "plan",
+        "Plan a novel and stop, for the author to edit its outline.",
+    ),
+    "write": (
+        "orchestrator.cli.run",
+        "write",
+        "Write a planned novel from its outline, edited or not.",
     ),
     "resume": (
         "orchestrator.cli.run",
         "resume",
         "Go on with a run that stopped; committed work is kept.",
     ),
+    "sync": (
+        "orchestrator.cli.sync",
+        "sync",
+        "Bring a book in line with the author's edits.",
+    ),
     "status": (
         "orchestrator.cli.run",
         "status",
         "How a run stands: finished, failed, running or interrupted.",
+    ),
+    "estimate": (
+        "orchestrator.cli.estimate",
+        "estimate",
+        "What a book will cost, and how long its limits allow.",
     ),
     "runs": ("orchestrator.cli.runs", "runs", "List the runs: state, chapters written, cost."),
     "verify": (

@@ -29,7 +29,9 @@ def config_schema() -> None:
 def config_check(path: Path) -> None:
     """Validate a project file; every problem is listed with its line and field path."""
     config = load_config(path)
-    click.echo(
-        f"{path}: ok ({config.project.title!r}, {config.project.chapters} chapters, "
-        f"{len(config.characters)} characters)"
+    cast = (
+        f"{len(config.characters)} characters"
+        if config.characters
+        else "no cast yet: the run proposes one first, in bible.yaml"
     )
+    click.echo(f"{path}: ok ({config.project.title!r}, {config.project.chapters} chapters, {cast})")

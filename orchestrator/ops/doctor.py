@@ -32,7 +32,7 @@ from orchestrator.artifacts.folder import (
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, ManifestError, verify
 from orchestrator.artifacts.ownership import RUN_DOC, copied_from, copy_refusal
-from orchestrator.project.load import load_config
+from orchestrator.project.bible import load_run_config
 from orchestrator.project.problems import ConfigError
 from state import HealthCheck, StateError, StateManager, open_state
 from state.atomic import stale_temp_files
@@ -227,7 +227,7 @@ def _span(chapters: set[int]) -> str:
 
 def _config_check(folder: RunFolder) -> HealthCheck:
     try:
-        config = load_config(folder.path("config.yaml"))
+        config = load_run_config(folder.root)  # and bible.yaml, for a premise-only project
     except ConfigError as exc:
         return HealthCheck("run.config", False, str(exc))
     chapters = config.project.chapters

@@ -71,10 +71,13 @@ class AgentCheck:
 
 
 async def check_models(config: ProjectConfig, client: LLMClient) -> list[AgentCheck]:
-    """Each agent's check, in the order planner, writer, extractor, editor."""
+    """Each agent's check, in the order bible, planner, writer, extractor, editor (the
+    bible agent only when the project has no cast: otherwise it is never called)."""
     done: dict[tuple[int, str], AgentCheck] = {}
     checks = []
     for agent in AGENT_NAMES:
+        if agent == "bible" and config.characters:
+            continue
         section = config.llm.for_agent(agent)
         model = config.llm.model_for(agent)
         own = client.client_for(agent) if isinstance(client, RoutedClient) else client

@@ -54,11 +54,18 @@ def given_outline(config: ProjectConfig) -> Outline | None:
     return Outline(title=config.project.title, chapters=plans, threads=threads)
 
 
+# Replies that are short by nature get a lower max_tokens than llm.max_tokens: a client
+# reserves max_tokens against a rate limit's output tokens per minute before each call, so
+# a report of a few hundred tokens reserving a chapter's worth holds every writer back.
+AGENT_MAX_TOKENS: dict[str, int] = {"extractor": 1024, "summarizer": 512}
+
+
 def agent_settings(config: ProjectConfig, agent: AgentName) -> AgentSettings:
     """The model settings of one agent."""
+    cap = AGENT_MAX_TOKENS.get(agent, config.llm.max_tokens)
     return AgentSettings(
         model=config.llm.model_for(agent),
-        max_tokens=config.llm.max_tokens,
+        max_tokens=min(config.llm.max_tokens, cap),
         temperature=config.llm.temperature,
     )
 

@@ -12,7 +12,7 @@ from agents.clients.pricing import ModelPrice, PriceTable, load_prices
 from agents.clients.routed import RoutedClient
 from agents.errors import PriceTableError
 from agents.offline.client import OfflineClient
-from orchestrator.project.config import AgentName, LLMSection, ProjectConfig, StructuredName
+from orchestrator.project.config import AGENT_NAMES, LLMSection, ProjectConfig, StructuredName
 from orchestrator.project.problems import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from agents.clients.openai import OpenAISettings
     from agents.clients.rate_limiter import RateLimiter
 
-AGENTS: tuple[AgentName, ...] = ("planner", "writer", "extractor", "summarizer", "editor")
+AGENTS = AGENT_NAMES
 KEY_VARIABLE = "ANTHROPIC_API_KEY"
 OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -215,6 +215,7 @@ def anthropic_settings(llm: LLMSection, environ: Mapping[str, str]) -> Anthropic
         stream_from_tokens=llm.stream_from_tokens,
         concurrency=llm.concurrency,
         retry=llm.retry,
+        cache_ttl=llm.cache_ttl,
     )
 
 

@@ -34,9 +34,10 @@ from state import Limits
 from state.errors import StateURLError
 from state.url import parse_state_url, without_password
 
-AgentName = Literal["planner", "writer", "extractor", "summarizer", "editor"]
+AgentName = Literal["bible", "planner", "writer", "extractor", "summarizer", "editor"]
 StructuredName = Literal["tools", "json_schema", "json", "text"]
 AGENT_NAMES: tuple[AgentName, ...] = (
+    "bible",
     "planner",
     "writer",
     "extractor",
@@ -144,6 +145,9 @@ WorldNotes = Annotated[
 class AgentModels(_Section):
     """Per-agent model overrides; unset agents use ``llm.model``."""
 
+    bible: str | None = Field(
+        default=None, description="proposes the cast and world when the project has none"
+    )
     planner: str | None = None
     writer: str | None = None
     extractor: str | None = Field(
@@ -184,6 +188,7 @@ class AgentRoute(_Section):
 class AgentRoutes(_Section):
     """Per-agent routing to another provider, model or server; unset agents use ``llm``."""
 
+    bible: AgentRoute | None = None
     planner: AgentRoute | None = None
     writer: AgentRoute | None = None
     extractor: AgentRoute | None = None
@@ -210,7 +215,13 @@ class LLMSection(_Section):
     model: str | None = Field(default=None, description="required for anthropic and openai")
     models: AgentModels = Field(default_factory=AgentModels)
     temperature: float = Field(default=0.8, ge=0, le=1)
-    max_tokens: int = Field(default=8192, ge=1, le=200_000)
+    max_tokens: int = Field(
+        default=8192,
+        ge=1,
+        le=200_000,
+        description="the most a reply may be; the extractor's reports take at most 1,024 and "
+        "arc summaries 512 (a rate limit reserves max_tokens before each call)",
+    )
     concurrency: int = Field(default=20, ge=1, le=1000, description="model calls at once")
     latency_ms: float = Field(default=0, ge=0, le=600_000, description="offline: simulated latency")
     drift: float = Field(
@@ -257,6 +268,11 @@ class LLMSection(_Section):
     )
     budget_usd: float | None = Field(
         default=None, gt=0, description="start no chapter once the estimated cost would pass this"
+    )
+    cache_ttl: Literal["5m", "1h"] = Field(
+        default="5m",
+        description="anthropic: how long the prompt cache keeps the shared prefix; 1h for "
+        "runs with pauses over 5 minutes (its writes cost 2x input instead of 1.25x)",
     )
     agents: AgentRoutes = Field(default_factory=AgentRoutes)
 
@@ -453,7 +469,11 @@ class ProjectConfig(_Section):
     model_config = ConfigDict(extra="forbid", title="Novel project")
 
     project: ProjectSection
-    characters: list[CharacterConfig] = Field(min_length=1)
+    characters: list[CharacterConfig] = Field(
+        default_factory=list,
+        description="the cast; without it the run asks the model for a story bible first "
+        "(bible.yaml in the run folder)",
+    )
     world: WorldNotes = Field(default_factory=list)
     llm: LLMSection = Field(default_factory=LLMSection)
     orchestrator: OrchestratorSection = Field(default_factory=OrchestratorSection)
@@ -479,6 +499,35 @@ class ProjectConfig(_Section):
         self.world = [join_cjk_lines(note) for note in self.world]
         for character in self.characters:
             character.description = join_cjk_lines(character.description)
+
+
+class BibleFile(_Section):
+    """A run's ``bible.yaml``: the cast and world a premise-only project was given by the
+    bible agent, as the author may edit it; the same rules as the project file's."""
+
+    model_config = ConfigDict(extra="forbid", title="Story bible")
+
+    characters: list[CharacterConfig] = Field(min_length=1)
+    world: WorldNotes = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        problems = _duplicate_names(self.characters) + _relationship_problems(self.characters)
+        if problems:
+            raise CrossFieldErrors(problems)
+        return self
+
+    def joined(self) -> BibleFile:
+        """The bible with a Chinese book's folded lines joined (as ProjectConfig does)."""
+        return self.model_copy(
+            update={
+                "world": [join_cjk_lines(note) for note in self.world],
+                "characters": [
+                    c.model_copy(update={"description": join_cjk_lines(c.description)})
+                    for c in self.characters
+                ],
+            }
+        )
 
 
 def _duplicate_names(characters: list[CharacterConfig]) -> list[tuple[Loc, str]]:
@@ -549,6 +598,8 @@ def _outline_problems(config: ProjectConfig) -> list[tuple[Loc, str]]:
     if plans is None:
         return []
     where: Loc = ("project", "outline")
+    if not config.characters:
+        return [(where, "an outline needs the cast it names: add characters to the project file")]
     problems: list[tuple[Loc, str]] = []
     if len(plans) != config.project.chapters:
         problems.append(

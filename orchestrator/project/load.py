@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from orchestrator.project.config import ProjectConfig
+from orchestrator.project.config import BibleFile, ProjectConfig
 from orchestrator.project.overrides import OverrideError, apply_overrides, override_path
 from orchestrator.project.problems import (
     ConfigError,
@@ -50,17 +50,35 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ProjectConfi
     ``overrides`` are ``path=value`` settings applied before validation (``--set``).
     """
     source = Path(path)
+    text = _read(source, "no such file (the example project is config.yaml)")
+    return _resolve_paths(parse_config(text, source, overrides), source.parent)
+
+
+def load_bible(path: str | Path) -> BibleFile:
+    """Read and validate a run's ``bible.yaml``; ConfigError names the line and the field,
+    as for a project file."""
+    source = Path(path)
+    data, line_of = parse_yaml(_read(source, "no such file"), source)
+    if not isinstance(data, dict):
+        expected = "expected a mapping with characters: and world:"
+        raise ConfigError(source, [ConfigProblem("", expected, line_of(()))])
     try:
-        text = source.read_text(encoding="utf-8")
+        return BibleFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, problems_from(exc, BibleFile, line_of)) from None
+
+
+def _read(source: Path, missing: str) -> str:
+    try:
+        return source.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise _error(source, "no such file (the example project is config.yaml)") from None
+        raise _error(source, missing) from None
     except IsADirectoryError:
-        raise _error(source, "is a directory, expected a YAML project file") from None
+        raise _error(source, "is a directory, expected a YAML file") from None
     except UnicodeDecodeError:
         raise _error(source, "is not UTF-8 text") from None
     except OSError as exc:
         raise _error(source, f"cannot be read: {exc.strerror or exc}") from None
-    return _resolve_paths(parse_config(text, source, overrides), source.parent)
 
 
 def _resolve_paths(config: ProjectConfig, base: Path) -> ProjectConfig:
@@ -76,7 +94,7 @@ def parse_config(
     text: str, source: str | Path = "<config>", overrides: Sequence[str] = ()
 ) -> ProjectConfig:
     """Validate a project file's text; ``source`` names it in errors."""
-    data, line_of = _parse_yaml(text, source)
+    data, line_of = parse_yaml(text, source)
     if not isinstance(data, dict):
         got = "nothing (the file is empty)" if data is None else f"a {type(data).__name__}"
         expected = "expected a mapping with project:, characters:, world:, llm:, ..."
@@ -131,7 +149,10 @@ def _no_line(_loc: Loc) -> None:
     return None
 
 
-def _parse_yaml(text: str, source: str | Path) -> tuple[Any, LineFinder]:
+def parse_yaml(text: str, source: str | Path) -> tuple[Any, LineFinder]:
+    """The data of a YAML text, and where each field path is in it (``line_of``); a
+    ConfigError naming ``source`` and the line for text that is not YAML or repeats a
+    key. Shared by every file an author edits (the project file, ``outline.yaml``)."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -100,11 +100,12 @@ def problems_from(
     root: type[BaseModel],
     line_of: LineFinder,
     override_of: OverrideFinder | None = None,
+    fmt: Callable[[Loc], str] = format_loc,
 ) -> list[ConfigProblem]:
-    """Every error of a validation of ``root``, with its field path and its line, or the
-    ``--set`` that caused it (``override_of``)."""
+    """Every error of a validation of ``root``, with its field path (as ``fmt`` writes it)
+    and its line, or the ``--set`` that caused it (``override_of``)."""
     problems = [
-        _problem(loc, message, line_of, override_of)
+        _problem(loc, message, line_of, override_of, fmt)
         for error in exc.errors(include_url=False)
         for loc, message in _messages(error, root)
     ]
@@ -112,12 +113,16 @@ def problems_from(
 
 
 def _problem(
-    loc: Loc, message: str, line_of: LineFinder, override_of: OverrideFinder | None
+    loc: Loc,
+    message: str,
+    line_of: LineFinder,
+    override_of: OverrideFinder | None,
+    fmt: Callable[[Loc], str],
 ) -> ConfigProblem:
     override = override_of(loc, message) if override_of is not None else None
     if override is not None:
-        return ConfigProblem(format_loc(loc), message, override=override)
-    return ConfigProblem(format_loc(loc), message, line_of(loc))
+        return ConfigProblem(fmt(loc), message, override=override)
+    return ConfigProblem(fmt(loc), message, line_of(loc))
 
 
 def _messages(error: ErrorDetails, root: type[BaseModel]) -> list[tuple[Loc, str]]:

@@ -182,7 +182,7 @@ def by_agent(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for call in calls:
         groups[(call["agent"], call.get("provider") or "", call["model"])].append(call)
-    order = {"planner": 0, "writer": 1, "extractor": 2, "summarizer": 3, "editor": 4}
+    order = {"bible": 0, "planner": 1, "writer": 2, "extractor": 3, "summarizer": 4, "editor": 5}
     rows = []
     for (agent, provider, model), mine in sorted(
         groups.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0])

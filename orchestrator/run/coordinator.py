@@ -34,7 +34,7 @@ from agents.planner import Planner
 from agents.prompts import PromptLibrary
 from agents.render import book_lines
 from agents.schemas import ChapterDraft, ChapterJob, ContinuityFinding, Outline, ProjectBrief
-from agents.writer import ChapterWriter, LengthRule
+from agents.writer import HUMAN_AUTHOR, ChapterWriter, LengthRule
 from orchestrator.artifacts.book import BookChapter, chapter_markdown
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.board.attempt import Committed, Failed, Lost, write_attempt
@@ -42,7 +42,7 @@ from orchestrator.board.jobs import HEARTBEAT_S, JobBoard, Outcome, chapter_leas
 from orchestrator.board.leases import ChapterLeases
 from orchestrator.project.config import OrchestratorSection
 from orchestrator.run.arcs import ArcKeeper
-from orchestrator.run.contradictions import revision_notes, unresolved_findings
+from orchestrator.run.contradictions import RevisionRule, unresolved_findings
 from orchestrator.run.frontier import StoryFrontier
 from orchestrator.run.restore import RestoredChapter
 from orchestrator.run.schedule import ChapterSlot, Schedule
@@ -105,6 +105,7 @@ class Coordinator:
         observer: Observer,
         prompts: PromptLibrary | None = None,
         spending: SpendingLimit | None = None,
+        rule: RevisionRule | None = None,
     ) -> None:
         self.run_id = run_id
         self.client = client
@@ -125,6 +126,7 @@ class Coordinator:
             length=models.length,
         )
         self.editor = ContinuityEditor(client, self.prompts, brief, models.editor)
+        self.rule = rule or RevisionRule(self.prompts, brief.language)
         self.arcs = (
             None
             if models.summarizer is None
@@ -169,17 +171,23 @@ class Coordinator:
         """Every chapter written, committed and validated (or failed); the final schedule.
 
         ``restored`` chapters (a resumed run) keep their committed attempt; they
-        are validated like any other, and the rest are written.
+        are validated like any other, and the rest are written. Chapters the rule
+        rewrites (``RevisionRule.rewrite``: a sync's changed plans) are queued at once with
+        their notes; their kept attempt stands until the new one commits (or if it fails).
         """
         s = self.scheduling
         schedule = Schedule(len(outline.chapters), s.mode, s.window, s.workers)
         frontier = StoryFrontier(initial, outline)
+        rewrite = self.rule.rewrite
         if self.arcs is not None:
             await self.arcs.load()
         for chapter in (restored or {}).values():
-            schedule.restore(chapter.number, chapter.tries, chapter.kept)
+            schedule.restore(chapter.number, chapter.tries, chapter.kept, fresh=self.rule.fresh)
             if chapter.kept is not None:
                 frontier.committed(chapter.number, chapter.kept.delta.changes)
+            if chapter.number in rewrite:
+                schedule.slots[chapter.number].notes = list(rewrite[chapter.number])
+                schedule.queue(chapter.number)
         self._advance(schedule, frontier)
         flights: dict[int, Flight] = {}
         async with ChapterLeases(self.manager, s.lease_seconds, self.emit) as self._leases:
@@ -428,8 +436,10 @@ class Coordinator:
             if slot.status != "committed" or slot.kept is None:
                 return
             found = frontier.contradictions(slot.kept.delta)
-            if found and slot.tries < self.scheduling.max_attempts and not slot.exhausted:
-                slot.notes = revision_notes(found, self.prompts, self.brief.language)
+            wanted = [] if _by_author(slot) else self.rule.to_revise(slot.number, found)
+            tries = slot.tries - slot.base
+            if wanted and tries < self.scheduling.max_attempts and not slot.exhausted:
+                slot.notes = self.rule.notes(slot.number, wanted, frontier, schedule.slots)
                 schedule.queue(slot.number)
                 self.emit("chapter_revision", chapter=slot.number, reasons=slot.notes)
                 return
@@ -451,7 +461,9 @@ class Coordinator:
         unresolved = [
             finding
             for slot in schedule.slots.values()
-            for finding in unresolved_findings(slot.number, slot.unresolved, labels)
+            for finding in unresolved_findings(
+                slot.number, slot.unresolved, labels, by_author=_by_author(slot)
+            )
         ]
         if not summaries:
             # No chapter to read (its budget stopped the run before one): a review of an
@@ -494,6 +506,11 @@ class Coordinator:
                 ContinuityFinding(chapter=slot.number, kind="short_chapter", detail=detail)
             )
         return findings
+
+
+def _by_author(slot: ChapterSlot) -> bool:
+    """The kept attempt is the author's own text: never revised automatically."""
+    return slot.kept is not None and slot.kept.delta.author == HUMAN_AUTHOR
 
 
 async def _cancel(flights: dict[int, Flight]) -> None:

@@ -33,6 +33,7 @@ class StoryFrontier:
         self._docs: Docs = initial.documents()
         self._outline = outline
         self._committed: dict[int, list[FieldChange]] = {}
+        self._setters: dict[tuple[str, str], int] = {}  # (key, field) -> final chapter
         self.next = 1  # the first chapter that is not final
 
     @property
@@ -76,10 +77,17 @@ class StoryFrontier:
                 found.append(Conflicting(key=key, field=field, expected=value, actual=actual))
         return found
 
-    def finalize(self) -> None:
-        """The frontier chapter is final (its committed changes, if any, now count)."""
-        changes = self._committed.pop(self.next, [])
+    def setter(self, key: str, field: str) -> int | None:
+        """The last final chapter that set ``field`` of ``key`` (None: it is initial)."""
+        return self._setters.get((key, field))
+
+    def finalize(self, planned: list[FieldChange] | None = None) -> None:
+        """The frontier chapter is final (its committed changes, if any, now count; or
+        ``planned``, for a chapter not written yet whose plan stands in for it)."""
+        changes = self._committed.pop(self.next, planned or [])
         _fold_into(self._docs, ((c.key, c.field, c.new) for c in changes))
+        for change in changes:
+            self._setters[(change.key, change.field)] = self.next
         self.next += 1
 
 

@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 import yaml
 
+from agents.bible import BibleWriter
 from agents.clients.journal import JOURNAL_FILE
 from agents.clients.metered import MeteredClient
 from agents.prompts import PromptLibrary
-from agents.render import render_outline_markdown
-from agents.schemas import Outline, ProjectBrief
+from agents.schemas import ChapterDraft, Outline, ProjectBrief
+from agents.writer import HUMAN_AUTHOR
 from orchestrator.artifacts.assemble import assemble
 from orchestrator.artifacts.book import Book, BookChapter
 from orchestrator.artifacts.folder import (
@@ -33,6 +35,13 @@ from orchestrator.artifacts.folder import (
 )
 from orchestrator.artifacts.manifest import MANIFEST_FILE, verify, write_manifest
 from orchestrator.artifacts.ownership import check_claim, claim_store
+from orchestrator.project.bible import (
+    BIBLE_FILE,
+    bible_brief,
+    bible_yaml,
+    load_run_config,
+    with_bible,
+)
 from orchestrator.project.briefs import (
     agent_settings,
     context_budget,
@@ -43,10 +52,13 @@ from orchestrator.project.briefs import (
 )
 from orchestrator.project.clients import is_paid, run_prices
 from orchestrator.project.config import ProjectConfig
-from orchestrator.project.load import load_config
+from orchestrator.project.load import load_bible
+from orchestrator.project.outline_file import OUTLINE_FILE
 from orchestrator.review.export import write_run_review
 from orchestrator.run.amend import Amendment, record_amendment
+from orchestrator.run.contradictions import RevisionRule
 from orchestrator.run.coordinator import AgentsSettings, Coordinator, Observer
+from orchestrator.run.outlines import latest_version_file, outline_edit, store_outline
 from orchestrator.run.reports import build_summary, write_reports
 from orchestrator.run.restore import restore_chapters
 from orchestrator.run.schedule import Schedule
@@ -55,8 +67,10 @@ from orchestrator.run.store_watch import StoreWatch
 from orchestrator.run.summary import RunSummary
 from state import StateManager, open_state
 from state.atomic import stale_temp_files
-from state.models import utc_iso
+from state.models import StoryState, utc_iso
 from state.url import parse_state_url, with_default_namespace
+
+log = structlog.get_logger("orchestrator.run.novel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +129,7 @@ async def run_novel(request: RunRequest, observer: Observer, client: MeteredClie
     folder, config = request.folder, request.config
     url = state_url(config, folder, request.config_path.parent)
     ensure_disk_space(folder.root, config.orchestrator.min_free_mb)
-    with _journal(client, folder):
+    with call_journal(client, folder):
         return await _run(request, observer, client, url, started_at)
 
 
@@ -126,20 +140,55 @@ async def _run(
     # A password in the config's URL opens the store; it is never written anywhere.
     opening = state_url(config, folder, request.config_path.parent, secret=True)
     async with open_state(opening) as manager:
-        await claim_store(manager, folder, url, new_run=True)
-        # Only now is the folder a run: a run refused above can be retried in it.
-        recorded = url if config.state.url else folder.record_url(url)
-        _write_run_file(folder, request, recorded, started_at)
-        coordinator = _coordinator(request, client, manager, folder, observer)
+        coordinator, request = await _begin(request, observer, client, manager, url, started_at)
+        config = request.config
         await coordinator.board.open_run(config_for_workers(config))
-        watch = _watch(request, manager, url, observer)
+        watch = store_watch(request, manager, url, observer)
         _started(coordinator, request, "run_started")
         _say_if_unbudgeted(coordinator, request)
         outline = await _outline(coordinator, request, manager)
         initial = initial_state(config, outline)
-        await manager.initialize(initial)
+        await _initialize(manager, request, initial)
         schedule = await coordinator.write_book(outline, initial)
-        return await _finish(coordinator, request, watch, outline, schedule, started_at)
+        return await finish_book(coordinator, request, watch, outline, schedule, started_at)
+
+
+async def plan_novel(request: RunRequest, observer: Observer, client: MeteredClient) -> Outline:
+    """``orchestrator plan``: a new run up to its stored outline, then stop. The run folder
+    then holds ``outline.yaml`` for the author to edit; ``write`` (or ``resume``) goes on."""
+    started_at = datetime.now(UTC)
+    folder, config = request.folder, request.config
+    url = state_url(config, folder, request.config_path.parent)
+    ensure_disk_space(folder.root, config.orchestrator.min_free_mb)
+    opening = state_url(config, folder, request.config_path.parent, secret=True)
+    with call_journal(client, folder):
+        async with open_state(opening) as manager:
+            begun = await _begin(request, observer, client, manager, url, started_at)
+            coordinator, request = begun
+            _started(coordinator, request, "run_started")
+            _say_if_unbudgeted(coordinator, request)
+            outline = await _outline(coordinator, request, manager)
+            await _initialize(manager, request, initial_state(request.config, outline))
+            return outline
+
+
+async def _begin(
+    request: RunRequest,
+    observer: Observer,
+    client: MeteredClient,
+    manager: StateManager,
+    url: str,
+    started_at: datetime,
+) -> tuple[Coordinator, RunRequest]:
+    """Make the folder a run of this store (run.json), give the request a cast (the story
+    bible, for a project without one), and make its coordinator."""
+    folder, config = request.folder, request.config
+    await claim_store(manager, folder, url, new_run=True)
+    # Only now is the folder a run: a run refused above can be retried in it.
+    recorded = url if config.state.url else folder.record_url(url)
+    _write_run_file(folder, request, recorded, started_at)
+    request = await _with_cast(request, client, observer)
+    return make_coordinator(request, client, manager, folder, observer), request
 
 
 async def resume_novel(
@@ -158,13 +207,14 @@ async def resume_novel(
     started_at = datetime.now(UTC)
     url = folder.store_url()
     _check_resumable(folder)
+    _check_bible_file(folder)  # an author's edit is checked before anything changes
     if amendment is not None:
         record_amendment(folder, amendment)
     request = RunRequest(
-        load_config(folder.path("config.yaml")), folder.path("config.yaml"), folder, amendment
+        load_run_config(folder.root), folder.path("config.yaml"), folder, amendment
     )
     ensure_disk_space(folder.root, request.config.orchestrator.min_free_mb)
-    with _journal(client, folder):
+    with call_journal(client, folder):
         return await _resume(request, observer, client, url, started_at)
 
 
@@ -174,8 +224,10 @@ async def _resume(
     folder = request.folder
     async with open_state(url, create=False) as manager:
         await claim_store(manager, folder, url)
-        coordinator = _coordinator(request, client, manager, folder, observer)
-        watch = _watch(request, manager, url, observer)
+        await _check_bible_kept(manager, request)
+        request = await _with_cast(request, client, observer)
+        coordinator = make_coordinator(request, client, manager, folder, observer)
+        watch = store_watch(request, manager, url, observer)
         _started(coordinator, request, "run_resumed")
         _say_if_unbudgeted(coordinator, request)
         if request.amendment is not None and request.amendment.changes:
@@ -184,7 +236,8 @@ async def _resume(
                 "config_changed", set=list(request.amendment.overrides), changed=changed
             )
         outline = await _outline(coordinator, request, manager)
-        await manager.initialize(initial_state(request.config, outline))
+        outline = await _take_outline_edit(coordinator, request, manager, outline)
+        await _initialize(manager, request, initial_state(request.config, outline))
         initial = await manager.snapshot(as_of_chapter=1)
         await _wait_for_joined_writers(coordinator, request.config.orchestrator.poll_seconds)
         await coordinator.board.open_run(config_for_workers(request.config))
@@ -192,17 +245,90 @@ async def _resume(
         kept = sorted(n for n, chapter in restored.items() if chapter.kept is not None)
         coordinator.emit("chapters_restored", kept=kept)
         schedule = await coordinator.write_book(outline, initial, restored)
-        return await _finish(coordinator, request, watch, outline, schedule, started_at)
+        return await finish_book(coordinator, request, watch, outline, schedule, started_at)
 
 
-def _watch(request: RunRequest, manager: StateManager, url: str, observer: Observer) -> StoreWatch:
+async def _with_cast(request: RunRequest, client: MeteredClient, observer: Observer) -> RunRequest:
+    """The request with a cast: the project's own; else the run folder's ``bible.yaml``; else
+    a bible the model proposes from the premise, written there first (so a resume never
+    asks for it again, and the author may edit it)."""
+    config, folder = request.config, request.folder
+    if config.characters:
+        return request
+    path = folder.path(BIBLE_FILE)
+    if not path.exists():
+        _tell(observer, "bible_proposing", title=config.project.title)
+        prompts = PromptLibrary()
+        agent = BibleWriter(
+            client, prompts, config.project.language, agent_settings(config, "bible")
+        )
+        proposed = await agent.propose(bible_brief(config))
+        folder.write_text(BIBLE_FILE, bible_yaml(proposed, config))
+        bible = load_bible(path)  # the run goes on from what the file says
+        language, count = config.project.language, len(bible.characters)
+        _tell(observer, "bible_written", path=str(path), characters=count, language=language)
+    else:
+        bible = load_bible(path)
+    return replace(request, config=with_bible(config, bible))
+
+
+def _check_bible_file(folder: RunFolder) -> None:
+    """ConfigError (line and field) when the run folder has a ``bible.yaml`` that does not
+    validate."""
+    path = folder.path(BIBLE_FILE)
+    if path.exists():
+        load_bible(path)
+
+
+async def _check_bible_kept(manager: StateManager, request: RunRequest) -> None:
+    """Once the book is planned (the story state holds the cast: ``plan`` and ``run`` set it
+    with the outline), ``bible.yaml`` is what the outline and the chapters were made with:
+    an edit after that is refused, nothing changed."""
+    kept = await manager.meta("bible")
+    if kept is None:
+        return
+    path = request.folder.path(BIBLE_FILE)
+    if not request.config.characters:
+        raise RunFolderError(
+            f"{path} is missing; the chapters were written with the cast it held: restore it "
+            "to resume"
+        )
+    if _bible_record(request.config) != kept:
+        raise RunFolderError(
+            f"{path} was changed after the book was planned with it; the outline (and any "
+            "chapter) was made with the cast it had then. Undo the edit to go on, or start a "
+            "new run with the new cast: copy bible.yaml into the project file"
+        )
+
+
+async def _initialize(manager: StateManager, request: RunRequest, initial: StoryState) -> None:
+    """The story state before chapter 1; a run whose cast came from ``bible.yaml`` keeps it
+    beside the state, so a later edit of the file is caught (``_check_bible_kept``)."""
+    if await manager.initialize(initial) and (request.folder.path(BIBLE_FILE)).exists():
+        await manager.put_meta("bible", _bible_record(request.config))
+
+
+def _bible_record(config: ProjectConfig) -> dict[str, Any]:
+    cast = [character.model_dump(mode="json") for character in config.characters]
+    return {"cast": cast, "world": list(config.world)}
+
+
+def _tell(observer: Observer, event: str, **fields: Any) -> None:
+    """Log an event of the run before its coordinator exists, and show it."""
+    log.info(event, **fields)
+    observer(event, fields)
+
+
+def store_watch(
+    request: RunRequest, manager: StateManager, url: str, observer: Observer
+) -> StoreWatch:
     """The store's thresholds watch (``state.thresholds``) for the rest of the run."""
     state, folder, base = request.config.state, request.folder, request.config_path.parent
     return StoreWatch(state.thresholds, manager, folder, url, state.durability, observer, base)
 
 
 @contextmanager
-def _journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
+def call_journal(client: MeteredClient, folder: RunFolder) -> Iterator[None]:
     """Every model call in ``model_calls.jsonl``, after those of earlier processes."""
     client.keep_journal(folder.path(JOURNAL_FILE))
     try:
@@ -229,7 +355,8 @@ def check_unchanged(folder: RunFolder) -> None:
             differ = ", ".join([*result.missing, *result.changed])
             raise RunFolderError(
                 f"{folder.root} does not match its manifest ({differ}); "
-                f"see `orchestrator verify {folder.root}` and restore the files before resuming"
+                f"see `orchestrator verify {folder.root}` and restore the files before resuming "
+                f"(chapters you edited by hand: `orchestrator sync {folder.root}`)"
             )
 
 
@@ -269,12 +396,29 @@ async def _outline(coordinator: Coordinator, request: RunRequest, manager: State
     kept = await manager.meta("outline")
     if kept is not None:
         return Outline.model_validate(kept)
-    outline = await coordinator.plan(given_outline(request.config))
-    await _store_outline(request.folder, manager, outline, request.config.project.language)
+    given = given_outline(request.config)
+    outline = await coordinator.plan(given)
+    source = "planner" if given is None else "project"
+    await store_outline(request.folder, manager, outline, request.config, source)
     return outline
 
 
-async def _finish(
+async def _take_outline_edit(
+    coordinator: Coordinator, request: RunRequest, manager: StateManager, outline: Outline
+) -> Outline:
+    """The outline to write from: the author's ``outline.yaml`` if they edited it before
+    any chapter was written (stored as a new version), else ``outline``."""
+    edit = await outline_edit(request.folder, manager, request.config)
+    if edit is None:
+        return outline
+    number = await store_outline(
+        request.folder, manager, edit.outline, request.config, "author", edit.data
+    )
+    coordinator.emit("outline_stored", version=number, file=OUTLINE_FILE)
+    return edit.outline
+
+
+async def finish_book(
     coordinator: Coordinator,
     request: RunRequest,
     watch: StoreWatch,
@@ -283,7 +427,7 @@ async def _finish(
     started_at: datetime,
 ) -> RunSummary:
     folder, client = request.folder, coordinator.client
-    book = book_of(coordinator.brief, request.run_id, schedule)
+    book = book_of(coordinator.brief, request.run_id, schedule, folder)
     # The manuscript does not depend on the findings: assemble it during the review.
     findings, paths = await asyncio.gather(
         coordinator.review(outline, schedule), asyncio.to_thread(assemble, folder, book)
@@ -308,19 +452,24 @@ async def _finish(
     summary.state_events = list(coordinator.manager.metrics.events)
     write_reports(folder, summary, findings, client, coordinator.manager, request.config)
     await asyncio.to_thread(write_run_review, folder, request.config.orchestrator.html_report)
-    manifest = await asyncio.to_thread(write_manifest, folder)
+    # outline.yaml at the digest of the version in use: an edit made since shows as one.
+    latest = latest_version_file(folder)
+    recorded = {OUTLINE_FILE: latest} if latest is not None else {}
+    manifest = await asyncio.to_thread(write_manifest, folder, recorded)
     coordinator.emit("manifest_written", files=len(manifest["files"]), digest=manifest["digest"])
     coordinator.emit("run_finished", exit_code=summary.exit_code, wall_s=summary.wall_s)
     return summary
 
 
-def _coordinator(
+def make_coordinator(
     request: RunRequest,
     client: MeteredClient,
     manager: StateManager,
     folder: RunFolder,
     observer: Observer,
+    rule: RevisionRule | None = None,
 ) -> Coordinator:
+    """The run's coordinator, with its agents, limits and (for a sync) its revision rule."""
     config = request.config
     return Coordinator(
         run_id=request.run_id,
@@ -344,6 +493,7 @@ def _coordinator(
         budget=context_budget(config),
         observer=observer,
         spending=_spending(config, client),
+        rule=rule,
     )
 
 
@@ -394,21 +544,13 @@ def _write_run_file(folder: RunFolder, request: RunRequest, url: str, started_at
     )
 
 
-async def _store_outline(
-    folder: RunFolder, manager: StateManager, outline: Outline, language: str
-) -> None:
-    data = outline.model_dump(mode="json")
-    await manager.put_meta("outline", data)
-    folder.write_json("outline.json", data)
-    folder.write_text(
-        "outline.md", render_outline_markdown(outline, PromptLibrary().labels(language))
-    )
-
-
-def book_of(brief: ProjectBrief, run_id: str, schedule: Schedule) -> Book:
-    """The book as the kept attempts of its chapters make it (failed chapters left out)."""
+def book_of(
+    brief: ProjectBrief, run_id: str, schedule: Schedule, folder: RunFolder | None = None
+) -> Book:
+    """The book as the kept attempts of its chapters make it (failed chapters left out).
+    A chapter the author wrote keeps its file as written (its draft in ``folder``)."""
     chapters = tuple(
-        BookChapter(number, slot.kept.title, slot.kept.text)
+        BookChapter(number, slot.kept.title, slot.kept.text, _author_file(folder, slot.kept))
         for number, slot in sorted(schedule.slots.items())
         if slot.kept is not None
     )
@@ -421,3 +563,10 @@ def book_of(brief: ProjectBrief, run_id: str, schedule: Schedule) -> Book:
         chapters=chapters,
         generated=datetime.now(UTC).replace(microsecond=0),
     )
+
+
+def _author_file(folder: RunFolder | None, draft: ChapterDraft) -> str | None:
+    """The chapter file the author wrote (its draft holds it byte for byte), else None."""
+    if folder is None or draft.delta.author != HUMAN_AUTHOR:
+        return None
+    return folder.draft_path(draft.chapter, draft.attempt).read_text(encoding="utf-8")

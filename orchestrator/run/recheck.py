@@ -19,9 +19,9 @@ from agents.prompts import PromptLibrary
 from agents.schemas import ContinuityFinding, Outline
 from orchestrator.artifacts.folder import RunFolder
 from orchestrator.bench.continuity import WrittenBook
+from orchestrator.project.bible import load_run_config
 from orchestrator.project.briefs import agent_settings, initial_state, project_brief
 from orchestrator.project.clients import make_client
-from orchestrator.project.load import load_config
 from orchestrator.run.frontier import contradicted
 from orchestrator.run.reports import read_summary
 from orchestrator.run.restore import draft_body, event_delta
@@ -57,7 +57,7 @@ class RunMachinery:
 async def open_book(run_dir: Path) -> tuple[WrittenBook, RunMachinery]:
     """A finished run folder as a ``WrittenBook``, with its machinery."""
     folder = RunFolder.existing(run_dir)
-    config = load_config(folder.path("config.yaml"))
+    config = load_run_config(folder.root)
     async with open_state(folder.store_url(), create=False) as manager:
         book = await _book(manager, folder, config.project.language)
     summary = read_summary(folder.root)

@@ -108,6 +108,7 @@ def event_delta(event: Event, record: ChapterRecord) -> StateDelta:
         chapter=event.chapter,
         attempt=event.attempt,
         author=event.author,
+        reason=event.reason,
         changes=event.changes,
         reads=event.reads,
         record=record,

@@ -28,6 +28,7 @@ class ChapterSlot:
     number: int
     status: SlotStatus = "queued"
     tries: int = 0  # attempts started
+    base: int = 0  # attempts before this session: a sync counts its attempts from there
     kept: ChapterDraft | None = None  # the committed attempt that counts
     notes: list[str] = field(default_factory=list)  # why the next attempt is a revision
     exhausted: bool = False  # a revision failed: keep what there is
@@ -56,10 +57,14 @@ class Schedule:
         self.slots[number].status = "queued"
         heapq.heappush(self._ready, number)
 
-    def restore(self, number: int, tries: int, kept: ChapterDraft | None) -> None:
-        """What a run that died had done for ``number``: attempts started, the kept one."""
+    def restore(
+        self, number: int, tries: int, kept: ChapterDraft | None, fresh: bool = False
+    ) -> None:
+        """What a run that died had done for ``number``: attempts started, the kept one.
+        ``fresh``: those attempts do not count against ``max_attempts`` (a sync's revisions)."""
         slot = self.slots[number]
         slot.tries = tries
+        slot.base = tries if fresh else 0
         if kept is not None:
             slot.kept, slot.status = kept, "committed"
             self._ready = [n for n in self._ready if n != number]

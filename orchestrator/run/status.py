@@ -2,7 +2,8 @@
 
 A finished run has ``summary.json``. One that has not finished is running
 (its writer, named in ``run.lock``, is alive: also a resume of a run that had
-finished, its summary then being the last one's) or interrupted; its state
+finished, its summary then being the last one's), planned (``plan`` stopped after its
+outline, no chapter drafted) or interrupted; its state
 store then says which chapters are committed, revised or failed, the outline
 how many there are, the call journal what it has spent so far, the log its
 retries and errors, and its config (as ``resume --set`` may have changed it)
@@ -24,6 +25,7 @@ from agents.clients.base import Usage
 from agents.clients.journal import JOURNAL_FILE, CallJournal
 from agents.prompts import Labels, PromptLibrary
 from orchestrator.artifacts.folder import LOCK_FILE, RUN_FILE, SUMMARY_FILE, RunFolder
+from orchestrator.project.outline_file import OUTLINE_FILE
 from orchestrator.run.incidents import Incidents, run_incidents
 from orchestrator.run.reports import read_summary
 from orchestrator.run.summary import RunSummary, incidents_line, render_summary
@@ -47,13 +49,17 @@ class RunStatus:
     language: str = "en"  # the book's: what status prints is in it
     incidents: Incidents = field(default_factory=Incidents)
     budget_usd: float | None = None  # llm.budget_usd of the run's config, if set
+    planned: bool = False  # outline.yaml stored and no chapter drafted (``plan``)
 
     @property
     def state(self) -> str:
-        """finished, failed (finished with failed chapters), running or interrupted."""
+        """finished, failed (finished with failed chapters), running, planned (stopped
+        after its outline, for the author to edit it) or interrupted."""
         if self.summary is not None:
             return "finished" if self.summary.exit_code == 0 else "failed"
-        return "running" if self.writer is not None else "interrupted"
+        if self.writer is not None:
+            return "running"
+        return "planned" if self.planned and not self.counts else "interrupted"
 
     @property
     def written(self) -> int:
@@ -102,7 +108,7 @@ class RunStatus:
         if self.writer:
             doing = labels("status.running", writer=self.writer)
         else:
-            doing = labels.name("status.states", "interrupted")
+            doing = labels.name("status.states", self.state)
         counts = labels.join(
             [f"{labels.name('status.counts', name)} {n}" for name, n in sorted(self.counts.items())]
         )
@@ -122,7 +128,9 @@ class RunStatus:
         lines += ["  " + incidents_line(self.incidents, labels), *self._budget_lines(labels)]
         if self.store_error:
             lines.append(labels("status.store_error", error=self.store_error))
-        if not self.writer:
+        if self.state == "planned":
+            lines.append(labels("status.write", run_dir=self.run_dir))
+        elif not self.writer:
             lines.append(labels("status.resume", run_dir=self.run_dir))
         return "\n".join(lines)
 
@@ -172,7 +180,14 @@ async def run_status(run_dir: Path) -> RunStatus:
         language=folder.language(),
         incidents=run_incidents(folder, calls),
         budget_usd=_budget_of(folder),
+        planned=chapters is not None and _nothing_drafted(folder),
     )
+
+
+def _nothing_drafted(folder: RunFolder) -> bool:
+    """Whether the run has its outline.yaml and not one draft (``plan`` stopped there)."""
+    drafts = folder.path("drafts")
+    return folder.path(OUTLINE_FILE).is_file() and not any(drafts.glob("*.md"))
 
 
 def _resumed_since(folder: RunFolder) -> bool:

@@ -92,3 +92,17 @@ def test_token_estimates_and_truncation() -> None:
     assert estimate_tokens(cut) <= 50
     assert cut.endswith("…")
     assert truncate_to_tokens("short", 10) == "short"
+
+
+def test_the_bible_is_cut_the_same_for_every_chapter(prompts: PromptLibrary) -> None:
+    """The bible is the cached prefix: a cut that followed each chapter's prompt would make
+    every chapter write its own cache entry."""
+    brief = make_brief(chapters=CHAPTERS)
+    builder = ContextBuilder(prompts, "en", ContextBudget(total=8000))
+    cuts = {
+        builder.build(
+            bible="lore " * 20_000, state=brief.initial, summaries={}, chapter=2, reserved=reserved
+        ).bible
+        for reserved in (600, 900, 1400)
+    }
+    assert len(cuts) == 1

@@ -75,6 +75,12 @@ def test_an_authors_english_sentences_are_read_by_their_cues(
     assert _read(make_brief(), text, EN_PLAN) == expected
 
 
+def test_a_cue_word_inside_a_known_places_name_is_not_a_cue() -> None:
+    plan = _plan("Mara Quell", ["Mara Quell"], "the Drowned Anchor tavern")
+    found = _read(make_brief(), "Mara Quell went to the Drowned Anchor tavern.", plan)
+    assert found == {("characters/Mara Quell", "location"): "the Drowned Anchor tavern"}
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -13,7 +13,7 @@ from agents.schemas import ChapterReport
 from tests.anthropic.conftest import API_KEY, FAULT_SLOW_S, MODEL, SECRET, MakeClient, StartFake
 from tests.fake_anthropic import Fault, Rule
 
-BIBLE = "# Story bible\n\n" + "The fog never lifts over Vell. " * 60
+BIBLE = "# Story bible\n\n" + "The fog never lifts over Vell. " * 300  # over 2,048 tokens
 STREAMED, PLAIN = 8192, 1024  # max_tokens on either side of stream_from_tokens (4096)
 
 

@@ -24,6 +24,7 @@ def test_the_config_sets_retries_limits_and_timeouts(tmp_path: Path) -> None:
         "llm.rate_limits.requests_per_minute=50",
         "llm.timeout_s=90",
         "llm.concurrency=7",
+        "llm.cache_ttl=1h",
     ]
     config = load_config(write_project(tmp_path), sets)
     client = make_client(config, environ={"ANTHROPIC_API_KEY": API_KEY})
@@ -33,9 +34,15 @@ def test_the_config_sets_retries_limits_and_timeouts(tmp_path: Path) -> None:
     assert client.settings.retry.max_total_wait_s == 42
     assert client.settings.timeout_s == 90
     assert client.settings.concurrency == 7
+    assert client.settings.cache_ttl == client.caching.ttl == "1h"
     assert client.limiter.bucket("requests").per_minute == 50
     assert client.limiter.bucket("input-tokens").per_minute is None
     assert SECRET not in repr(client)
+
+
+def test_a_cache_ttl_other_than_5m_or_1h_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cache_ttl"):
+        load_config(write_project(tmp_path), [*ANTHROPIC, "llm.cache_ttl=2h"])
 
 
 def test_the_base_url_comes_from_the_config_else_the_environment(tmp_path: Path) -> None:

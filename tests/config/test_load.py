@@ -132,7 +132,10 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
         ({"llm": {"provider": "anthropic", "model": "m", "base_url": "ftp://x"}}, "llm.base_url"),
         ({"state": {"url": "mysql://db"}}, "state.url: unknown backend 'mysql'"),
         ({"orchestrator": {"mode": "sequential", "window": 3}}, "orchestrator.window: only used"),
-        ({"characters": []}, "characters: "),
+        (
+            {"characters": [], "project": {**minimal()["project"], "outline": []}},
+            "project.outline: an outline needs the cast it names",
+        ),
     ],
 )
 def test_values_that_do_not_fit_together_are_named(
@@ -175,6 +178,13 @@ def test_a_given_outline_is_used_as_is(write_config: WriteConfig) -> None:
     assert [(t.id, t.description) for t in outline.threads] == [("the-key", "the key")]
     assert [plan.title for plan in outline.chapters] == ["C1", "C2", "C3"]
     assert project_brief(config).outline_given
+
+
+def test_the_cast_and_world_are_optional(write_config: WriteConfig) -> None:
+    data = {key: value for key, value in minimal().items() if key not in ("characters", "world")}
+    config = load_config(write_config(data))
+    assert config.characters == []
+    assert config.world == []
 
 
 def test_a_given_outline_must_fit_the_project(write_config: WriteConfig) -> None:
@@ -247,7 +257,7 @@ def test_the_json_schema_describes_the_file() -> None:
         "state",
         "publish",
     }
-    assert set(schema["required"]) == {"project", "characters"}
+    assert set(schema["required"]) == {"project"}  # no cast: the run proposes one
     assert schema["additionalProperties"] is False
     assert {"type": "string"} in schema["properties"]["world"]["anyOf"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from state import StateManager
+from state import ChapterRecord, StateManager
 from tests.support import RUN_ID, change, delta, feel, move
 
 
@@ -99,3 +99,19 @@ async def test_an_event_that_is_not_a_delta_does_not_break_history(story: StateM
         pass  # refusing it up front would do too
     result = await story.apply(delta(1, move("Mara", "harbour", "ship")))
     assert [e.seq for e in await story.history()] == [result.seq]
+
+
+async def test_an_event_says_why_its_attempt_was_made_and_the_digest_of_its_text(
+    story: StateManager,
+) -> None:
+    record = ChapterRecord(chapter=3, status="revised", attempt=2, digest="ab" * 32)
+    edited = delta(3, move("Mara", "harbour", "reef"), attempt=2, author="human", record=record)
+    await story.apply(edited.model_copy(update={"reason": "edited by the author"}))
+    await story.apply(delta(4, feel("Teo", "wary", "glad")))
+    first, second = await story.history()
+    assert (first.author, first.reason, first.digest) == (
+        "human",
+        "edited by the author",
+        "ab" * 32,
+    )
+    assert (second.reason, second.digest) == ("", None)

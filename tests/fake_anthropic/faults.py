@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 FaultKind = Literal[
     "rate_limit",  # 429 rate_limit_error, with retry-after if given
+    "over_limit",  # 429 of the fake's own limits (limits.py; not for scripts)
     "overloaded",  # 529 overloaded_error
     "server_error",  # 500 api_error
     "bad_request",  # 400 invalid_request_error (not to be retried)

@@ -1,13 +1,14 @@
 """The fake model: valid replies read from the prompts, and usage as the API counts it.
 
-It knows the three tools the agents ask for (``outline``, ``chapter_report``,
-``continuity_report``) and the writer's request for plain prose, and reads
-what it needs from the English prompt templates: the chapter count and cast
-for an outline, the chapter's number, title and length for a chapter (and, in
-a continuation, how many more words), the foreshadowing for a report. Tokens are counted at four
-characters a token. The prompt cache is a set of prefixes: the first request
-with a ``cache_control`` block writes the prefix (tools, then the system blocks
-up to that one), every later identical prefix reads it.
+It knows the four tools the agents ask for (``story_bible``, ``outline``,
+``chapter_report``, ``continuity_report``) and the writer's request for plain
+prose, and reads what it needs from the English prompt templates: a fixed cast
+of three for a bible, the chapter count and cast for an outline, the chapter's
+number, title and length for a chapter (and, in a continuation, how many more
+words), the foreshadowing for a report. Tokens are counted at four characters a
+token. The prompt cache (``PromptCache``) keeps prefixes (tools, then the system
+blocks up to the last ``cache_control`` block) by the API's rules: a minimum
+length per model, readable once the writing response has begun, a TTL.
 """
 
 from __future__ import annotations
@@ -16,10 +17,23 @@ import hashlib
 import json
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-AGENTS = {"outline": "planner", "chapter_report": "extractor", "continuity_report": "editor"}
+AGENTS = {
+    "story_bible": "bible",
+    "outline": "planner",
+    "chapter_report": "extractor",
+    "continuity_report": "editor",
+}
+# The cast the fake proposes for a project with none: name, role, where they start.
+BIBLE_CAST = (
+    ("Wilhelmina Grey", "protagonist", "the customs house"),
+    ("Jasper Holt", "ally", "the rope walk"),
+    ("Lucian Marr", "antagonist", "the Guildhall"),
+)
 CHAPTER = re.compile(r'Write chapter (\d+) of (\d+): "(.*)"\.')
 REPORTED = re.compile(r'Read chapter (\d+) of (\d+), "(.*)", and report')
 ARC = re.compile(r"Summarize chapters (\d+) to (\d+) in one paragraph")
@@ -102,6 +116,43 @@ def outline(body: dict[str, Any]) -> dict[str, Any]:
     return {"title": title.group(1) if title else "", "chapters": chapters, "threads": []}
 
 
+def bible(body: dict[str, Any]) -> dict[str, Any]:
+    """The same three characters for any premise, each somewhere of their own, and the
+    author's world notes (from the prompt) kept first."""
+    prompt = first_prompt(body)
+    given = prompt.split("What the author has written about the world so far:")[-1]
+    notes = re.findall(r"^- (.+)$", given, re.M)
+    protagonist = BIBLE_CAST[0][0]
+    cast = [
+        {
+            "name": name,
+            "role": role,
+            "description": f"{name} has a part to play in the premise.",
+            "initial": {
+                "location": place,
+                "emotion": "wary",
+                "inventory": [],
+                "knowledge": [],
+                "relationships": {} if name == protagonist else {protagonist: "someone to watch"},
+            },
+        }
+        for name, role, place in BIBLE_CAST
+    ]
+    return {"cast": cast, "world": [*notes, "The harbour is never quite free of fog."]}
+
+
+# Prose of a real model's density (about six characters a word), so tokens per word, and with
+# them cost and rate-limit figures, are a novel's and not a skeleton's.
+PROSE = (
+    "The fog held the harbour, and nobody on the quay was willing to speak of the ship.",
+    "Lanterns swung above the warehouses, throwing uncertain shadows across the wet stones.",
+    "Somewhere beyond the breakwater a bell rang twice, then fell silent for a long while.",
+    "She counted the entries again, following each faded column down to its careful total.",
+    "Every answer she found opened another question, and the ledger kept its secrets close.",
+    "The clerks had gone home hours ago, leaving only the ticking clock for company.",
+)
+
+
 def chapter(body: dict[str, Any]) -> str:
     """A chapter's prose of about the asked length (a continuation: the words asked for)."""
     prompt = first_prompt(body)
@@ -110,8 +161,14 @@ def chapter(body: dict[str, Any]) -> str:
     words = int(_field(prompt, r"Length: about (\d+) words") or 200)
     if len(body["messages"]) > 1:
         words = int(_field(last_prompt(body), r"about (\d+) more words") or words)
-    sentence = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
-    paragraphs = [" ".join([sentence] * 4)] * max(1, round(words / 60))
+    opening = f"In chapter {number} the fog held the harbour and nobody spoke of the ship."
+    paragraphs, have, index = [], 0, number
+    while have < words:
+        sentences = [PROSE[(index + k) % len(PROSE)] for k in range(4)]
+        paragraph = " ".join([opening, *sentences[1:]] if not paragraphs else sentences)
+        paragraphs.append(paragraph)
+        have += len(paragraph.split())
+        index += 1
     return "\n\n".join(paragraphs)
 
 
@@ -121,7 +178,11 @@ def report(body: dict[str, Any]) -> dict[str, Any]:
     found = REPORTED.search(prompt)
     number = int(found.group(1)) if found else 0
     return {
-        "summary": f"Chapter {number}: the search goes on in the fog.",
+        "summary": (
+            f"Chapter {number}: the search goes on in the fog. Mara follows the ledger's "
+            "trail from the Harbour Office to the quay, where a keeper's logbook contradicts "
+            "the harbour records, and she begins to suspect who altered them."
+        ),
         "changes": [],
         "planted": _ids(_field(prompt, r"Foreshadowing the plan has this chapter plant: (.*)")),
         "paid_off": _ids(_field(prompt, r"Foreshadowing the plan has this chapter pay off: (.*)")),
@@ -131,6 +192,8 @@ def report(body: dict[str, Any]) -> dict[str, Any]:
 def reply_input(body: dict[str, Any]) -> dict[str, Any] | None:
     """The tool input the fake model gives (None: answer in text)."""
     tool = tool_of(body)
+    if tool == "story_bible":
+        return bible(body)
     if tool == "outline":
         return outline(body)
     if tool == "chapter_report":
@@ -193,27 +256,99 @@ class CountedUsage:
         }
 
 
-class PromptCache:
-    """Prefixes written to the fake cache (thread-safe: requests run in threads)."""
+# The shortest prefix each model caches (the API's prompt-caching page); others: 1,024.
+MINIMUMS = {
+    "claude-opus-4-6": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-haiku-4-5": 4096,
+    "claude-sonnet-4-6": 2048,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
+DEFAULT_MINIMUM = 1024
+TTL_S = {"5m": 300.0, "1h": 3600.0}
 
-    def __init__(self) -> None:
-        self._written: set[str] = set()
+
+def minimum_of(model: str) -> int:
+    """The fewest tokens ``model`` caches (its name without a date suffix)."""
+    return MINIMUMS.get(re.sub(r"-(\d{8}|latest)$", "", model), DEFAULT_MINIMUM)
+
+
+@dataclass
+class _Entry:
+    ttl_s: float
+    used_at: float
+    readable: bool = False  # once the writing request's response has begun
+
+
+class PromptCache:
+    """The fake's prompt cache, by the API's rules (thread-safe: requests run in threads).
+
+    A prefix under its model's minimum is not cached (all of it is input). A prefix is
+    read when an entry for it is readable (its writer's response has begun: ``begun``)
+    and was used within its TTL (5 minutes, or ``"ttl": "1h"`` on its mark); else the
+    request writes it. ``writes`` and ``reads`` count them.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.writes = 0
+        self.reads = 0
+        self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+
+    def input_counted(self, body: dict[str, Any]) -> int:
+        """The input tokens the request counts against the input limit (reads do not)."""
+        key, cached, rest = _cacheable(body)
+        with self._lock:
+            hit = key is not None and self._readable(key)
+        return tokens(rest) + (0 if hit or not cached else tokens(cached))
 
     def usage(self, body: dict[str, Any], output: str) -> CountedUsage:
         """Input split into cache write, cache read and the rest, plus the output."""
-        cached, rest = _split_at_cache_mark(body)
-        prefix_tokens = tokens(cached) if cached else 0
-        written = read = 0
-        if cached:
-            key = hashlib.sha256(f"{body.get('model')}\0{cached}".encode()).hexdigest()
-            with self._lock:
-                if key in self._written:
-                    read = prefix_tokens
-                else:
-                    self._written.add(key)
-                    written = prefix_tokens
-        return CountedUsage(tokens(rest), tokens(output), written, read)
+        key, cached, rest = _cacheable(body)
+        if key is None:
+            text = "\n".join(part for part in (cached, rest) if part)
+            return CountedUsage(tokens(text), tokens(output), 0, 0)
+        with self._lock:
+            if self._readable(key):
+                self._entries[key].used_at = self.clock()
+                self.reads += 1
+                return CountedUsage(tokens(rest), tokens(output), 0, tokens(cached))
+            entry = self._entries.get(key)
+            if entry is None or entry.readable:  # none yet, or expired: a new one
+                self._entries[key] = _Entry(ttl_of(body), self.clock())
+            self.writes += 1
+        return CountedUsage(tokens(rest), tokens(output), tokens(cached), 0)
+
+    def begun(self, body: dict[str, Any]) -> None:
+        """The response to ``body`` has begun: what it wrote can be read from now on."""
+        key, _, _ = _cacheable(body)
+        with self._lock:
+            entry = self._entries.get(key) if key is not None else None
+            if entry is not None and not entry.readable:
+                entry.readable, entry.used_at = True, self.clock()
+
+    def _readable(self, key: str) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and entry.readable and self.clock() - entry.used_at <= entry.ttl_s
+
+
+def ttl_of(body: dict[str, Any]) -> float:
+    """The TTL of the request's last cache mark."""
+    system = body.get("system") or []
+    marks = [b["cache_control"] for b in system if isinstance(b, dict) and b.get("cache_control")]
+    return TTL_S.get(marks[-1].get("ttl", "5m"), TTL_S["5m"]) if marks else TTL_S["5m"]
+
+
+def _cacheable(body: dict[str, Any]) -> tuple[str | None, str, str]:
+    """(the cache key or None, the marked prefix, the rest); no key when the prefix is under
+    the model's minimum."""
+    cached, rest = _split_at_cache_mark(body)
+    model = str(body.get("model"))
+    if not cached or tokens(cached) < minimum_of(model):
+        return None, cached, rest
+    return hashlib.sha256(f"{model}\0{cached}".encode()).hexdigest(), cached, rest
 
 
 def _split_at_cache_mark(body: dict[str, Any]) -> tuple[str, str]:

@@ -1,8 +1,11 @@
 """A fake Messages API on 127.0.0.1: enough of ``POST /v1/messages`` for the real SDK.
 
 Plain and streamed (server-sent events) replies, tool use, usage with cache
-writes and reads, ``anthropic-ratelimit-*`` headers on every reply, and the
-faults a script asks for (``faults.py``). Every request is recorded in memory
+writes and reads by the API's caching rules (``model.PromptCache``), rate
+limits per window with ``anthropic-ratelimit-*`` headers on every reply and
+429s with ``retry-after`` (``limits.py``; generous unless a test sets them), a
+reply time (``reply_s``, of which ``first_event_s`` passes before the response
+begins), and the faults a script asks for (``faults.py``). Every request is recorded in memory
 (``requests``), the API key included so tests can check it was sent: the
 server writes nothing to disk.
 """
@@ -20,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.fake_anthropic.faults import Fault, Rule, Script
+from tests.fake_anthropic.limits import Limits, RateLimits
 from tests.fake_anthropic.model import (
     CountedUsage,
     PromptCache,
@@ -31,13 +35,12 @@ from tests.fake_anthropic.model import (
     tool_of,
 )
 
-# What the fake says its limits are: generous, so only scripted faults refuse.
-LIMITS = {"requests": 4000, "input-tokens": 2_000_000, "output-tokens": 400_000}
 STREAM_ERROR = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 # Faults after which the client has the whole reply (and its usage).
 DELIVERED = (None, "invalid", "trickle", "exhausted", "short", "cut")
 ERRORS = {
     "rate_limit": (429, "rate_limit_error", "Number of requests has exceeded your rate limit"),
+    "over_limit": (429, "rate_limit_error", "This request would exceed your rate limit"),
     "overloaded": (529, "overloaded_error", "Overloaded"),
     "server_error": (500, "api_error", "Internal server error"),
     "bad_request": (400, "invalid_request_error", "max_tokens: too large for this model"),
@@ -68,11 +71,16 @@ class FakeAnthropic:
     requests: list[Recorded] = field(default_factory=list)
     script: Script = field(init=False)
     cache: PromptCache = field(default_factory=PromptCache)
+    limits: Limits = field(default_factory=Limits)
+    reply_s: float = 0.0  # how long a good reply takes in all
+    first_event_s: float = 0.0  # of which this passes before its response begins
+    rate: RateLimits = field(init=False)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.script = Script(list(self.rules))
+        self.rate = RateLimits(self.limits)
 
     @property
     def url(self) -> str:
@@ -129,6 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
             api_key=self._api_key(),
         )
         fault = self.fake.script.take(entry.agent, entry.chapter)
+        if fault is None:
+            wait = self.fake.rate.admit(
+                self.fake.cache.input_counted(request), int(request.get("max_tokens", 1))
+            )
+            fault = None if wait is None else Fault("over_limit", retry_after=round(wait, 3))
         entry.fault = fault.kind if fault else None
         self.fake.record(entry)
         try:
@@ -166,11 +179,20 @@ class _Handler(BaseHTTPRequestHandler):
         # Recorded before the last bytes go out: a client that has its reply may look at once.
         if kind in DELIVERED:
             entry.usage = usage
+        reserved = 0 if kind else int(request.get("max_tokens", 1))  # admitted by the limits
+        self.fake.rate.spend_output(usage.output_tokens, reserved)
+        time.sleep(self.fake.first_event_s)
         if request.get("stream"):
-            self._stream(message, fault, entry)
+            self._stream(request, message, fault, entry)
         else:
+            time.sleep(max(0.0, self.fake.reply_s - self.fake.first_event_s))
+            self.fake.cache.begun(request)
             entry.answered_at = time.monotonic()
-            self._json(200, message, _limit_headers(fault))
+            self._json(200, message, self._limit_headers(fault))
+
+    def _limit_headers(self, fault: Fault | None) -> dict[str, str]:
+        """The rate-limit headers of a reply: the buckets' levels."""
+        return exhausted_headers(self.fake.rate.headers(), fault)
 
     # -- plain replies ----------------------------------------------------------------
 
@@ -188,11 +210,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(
         self, status: int, error_type: str, message: str, retry_after: float | None = None
     ) -> None:
-        headers = _limit_headers(None)
+        headers = self._limit_headers(None)
         if retry_after is not None:
             headers["retry-after"] = str(retry_after)
-        if status == 429:
-            headers["anthropic-ratelimit-requests-remaining"] = "0"
+        if error_type == "rate_limit_error" and message.startswith("Number of requests"):
+            headers["anthropic-ratelimit-requests-remaining"] = "0"  # a scripted 429
         payload = {"type": "error", "error": {"type": error_type, "message": message}}
         self._json(status, payload, headers)
 
@@ -203,16 +225,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- streamed replies ---------------------------------------------------------------
 
-    def _stream(self, message: dict[str, Any], fault: Fault | None, entry: Recorded) -> None:
+    def _stream(
+        self, request: dict[str, Any], message: dict[str, Any], fault: Fault | None, entry: Recorded
+    ) -> None:
+        self.fake.cache.begun(request)  # the response begins: its prefix can be read
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
-        for name, value in _limit_headers(fault).items():
+        for name, value in self._limit_headers(fault).items():
             self.send_header(name, value)
         self.end_headers()
         events = _events(message)
         kind = fault.kind if fault else None
+        pause = max(0.0, self.fake.reply_s - self.fake.first_event_s) / max(1, len(events) - 1)
         for index, (name, data) in enumerate(events):
+            if index:
+                time.sleep(pause)
             if index == 2 and kind == "drop_stream":
                 self._drop()
                 return
@@ -304,15 +332,13 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-def _limit_headers(fault: Fault | None) -> dict[str, str]:
-    """The rate-limit headers of a reply; ``exhausted`` says none left until ``delay_s``."""
-    now = datetime.now(UTC)
-    headers = {}
-    for kind, limit in LIMITS.items():
-        remaining, reset = limit - 1, now + timedelta(seconds=60 / limit)
-        if fault is not None and fault.kind == "exhausted" and kind == "requests":
-            remaining, reset = 0, now + timedelta(seconds=fault.delay_s)
-        headers[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
-        headers[f"anthropic-ratelimit-{kind}-remaining"] = str(remaining)
-        headers[f"anthropic-ratelimit-{kind}-reset"] = reset.isoformat().replace("+00:00", "Z")
-    return headers
+def exhausted_headers(headers: dict[str, str], fault: Fault | None) -> dict[str, str]:
+    """``headers``, saying no request is left until ``delay_s`` for an ``exhausted`` fault."""
+    if fault is None or fault.kind != "exhausted":
+        return headers
+    reset = datetime.now(UTC) + timedelta(seconds=fault.delay_s)
+    return {
+        **headers,
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": reset.isoformat().replace("+00:00", "Z"),
+    }

@@ -30,12 +30,13 @@ def test_every_agent_answers_with_one_request_for_a_shared_model(
         ["ok", "planner"],
         ["ok", "writer"],
         ["ok", "extractor"],
+        ["ok", "summarizer"],
         ["ok", "editor"],
     ]
     host = fake.url.split("://", 1)[1].split("/", 1)[0]
     assert all(f"openai:{host} {MODEL}" in line for line in lines), lines
     assert "structured replies by tools work" in lines[0]
-    assert len(fake.requests) == 1  # the four agents share the client and the model
+    assert len(fake.requests) == 1  # the agents share the client and the model
 
 
 def test_json_mode_and_a_routed_planner_are_each_checked(

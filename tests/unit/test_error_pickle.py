@@ -28,8 +28,10 @@ from orchestrator.artifacts.manifest import ManifestError
 from orchestrator.errors import EXIT_BAD_INPUT, EXIT_FAILED, OrchestratorError
 from orchestrator.ops.publish import GateCheck, GateFailedError
 from orchestrator.ops.publish_folder import PublishError
+from orchestrator.project.outline_file import OutlineFileError
 from orchestrator.project.overrides import OverrideError
 from orchestrator.project.problems import ConfigError, ConfigProblem, CrossFieldErrors
+from orchestrator.run.outlines import OutlineEditedError
 from state.errors import (
     CorruptStateError,
     MigrationError,
@@ -84,6 +86,11 @@ SPECIAL: dict[type[BaseException], Callable[[], BaseException]] = {
     ConfigError: lambda: ConfigError(
         Path("novel.yaml"),
         [ConfigProblem("project.chapters", "expected a whole number, got 'x'", 9, 13)],
+    ),
+    OutlineFileError: lambda: OutlineFileError(
+        Path("run/outline.yaml"),
+        [ConfigProblem("chapters.4.pov", "unknown character 'Nobody'", 40)],
+        "zh",
     ),
     CrossFieldErrors: lambda: CrossFieldErrors([(("characters", 2, "name"), "named twice")]),
     GateFailedError: lambda: GateFailedError(
@@ -198,6 +205,7 @@ def test_bad_input_is_what_the_user_gave() -> None:
         PublishError,
         MigrationError,
         StoreMigratedError,
+        OutlineEditedError,
     )
     assert bad_input == {c for c in ERRORS if issubclass(c, roots)}
 
