@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from agents import yamltext
 from agents.errors import PromptError
 
 PROMPTS_ENV = "NOVEL_PROMPTS_DIR"
@@ -89,7 +90,7 @@ class Labels:
     @classmethod
     def read(cls, path: Path) -> Labels:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yamltext.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise PromptError(path, "no such label file") from None
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

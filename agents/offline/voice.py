@@ -8,7 +8,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-import yaml
+from agents import yamltext
 
 VOICE_DIR = Path(__file__).resolve().parent / "voices"
 
@@ -78,5 +78,5 @@ def load_voice(language: str) -> Voice:
     if not path.exists():
         path = VOICE_DIR / "en.yaml"
         language = "en"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamltext.safe_load(path.read_text(encoding="utf-8"))
     return Voice(language, data, path)

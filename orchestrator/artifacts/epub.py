@@ -18,7 +18,7 @@ import re
 import zipfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape
+from html import escape as html_escape
 
 from agents.text import paragraphs
 from orchestrator.artifacts.book import (
@@ -164,6 +164,12 @@ def _add(
     archive.writestr(info, content.encode("utf-8"))
 
 
+def escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` as entities: what ``xml.sax.saxutils.escape`` does, without
+    its import of ``urllib.request`` and ``http.client`` (about 15 ms of every run)."""
+    return html_escape(text, quote=False)
+
+
 def _clean(value: str) -> str:
     """Book text without the characters XML 1.0 cannot hold."""
     return _XML_INVALID.sub("", value)
@@ -176,7 +182,7 @@ def _text(value: str) -> str:
 
 def _attr(value: str) -> str:
     """Book text made safe for a double-quoted XML attribute."""
-    return escape(_clean(value), {'"': "&quot;"})
+    return escape(_clean(value)).replace('"', "&quot;")
 
 
 def _title(book: Book) -> str:

@@ -13,7 +13,7 @@ import click
 from orchestrator.bench.continuity import ContinuityConfig, format_continuity, run_continuity
 from orchestrator.bench.grow import GrowConfig, format_grow, run_grow
 from orchestrator.bench.references import format_comparison, run_compared
-from orchestrator.bench.runs import SCENARIOS
+from orchestrator.bench.runs import DEFAULT_SCENARIOS, SCENARIOS
 from orchestrator.bench.runs import format_results as format_run_results
 from orchestrator.bench.runs import run_bench as run_bench_runs
 from orchestrator.bench.store import DEFAULT_REDIS, BenchConfig, format_result, run_bench
@@ -208,8 +208,9 @@ def bench_state(
     "scenarios",
     type=click.Choice(list(SCENARIOS)),
     multiple=True,
-    help="Which scenario (repeatable; default: all). example: the file as is; parallel: "
-    "100 chapters, 20 workers, 500 ms a call; serial: 300 chapters, sequential; workers: "
+    help="Which scenario (repeatable; default: all but long). example: the file as is; "
+    "parallel: 100 chapters, 20 workers, 500 ms a call; serial: 300 chapters, sequential; "
+    "long: 1,000 chapters, sequential (about a minute a run); workers: "
     "parallel written by 2 worker processes of 10 writers; serial-workers: 40 chapters, "
     "sequential, 500 ms a call, 1 worker of 1 writer.",
 )
@@ -228,7 +229,7 @@ def bench_run(
 ) -> None:
     """Whole runs: wall time, ratio to the ideal, peak memory, prompt size vs budget."""
     load_config(config_path)  # a bad file is reported here, once, not by every child
-    results = run_bench_runs(config_path, list(scenarios or SCENARIOS), repeat, folder)
+    results = run_bench_runs(config_path, list(scenarios or DEFAULT_SCENARIOS), repeat, folder)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results]))
     else:

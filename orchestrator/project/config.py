@@ -391,7 +391,7 @@ class OrchestratorSection(_Section):
     )
     html_report: bool = Field(
         default=True,
-        description="write report.html at the end (its charts take about half a second); "
+        description="write report.html at the end (a few hundredths of a second); "
         "review.json is always written",
     )
 

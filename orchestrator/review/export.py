@@ -19,7 +19,7 @@ def _json(review: dict[str, Any]) -> str:
 
 
 def _renderer(fmt: str) -> Callable[[dict[str, Any]], str]:
-    # Imported on demand: matplotlib and prometheus_client are only needed for their format.
+    # Imported on demand: each format's code (and prometheus_client) only for that format.
     if fmt == "csv":
         from orchestrator.review.csv_rows import review_csv
 

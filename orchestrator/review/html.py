@@ -18,8 +18,7 @@ from functools import cache
 from html import escape
 from typing import Any
 
-import yaml
-
+from agents import yamltext
 from agents.prompts import default_prompts_dir
 from orchestrator.review import charts
 
@@ -51,7 +50,7 @@ def labels(language: str) -> dict[str, str]:
     """The report's texts in ``language`` (English for a language without a file)."""
     name = f"report.{language if language in LANGUAGES else 'en'}.yaml"
     text = (default_prompts_dir() / name).read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
+    return dict(yamltext.safe_load(text))
 
 
 class _Texts:

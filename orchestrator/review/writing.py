@@ -27,14 +27,16 @@ Definitions (docs/concepts/writing-figures.md says how to read them):
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import yamltext
 from agents.prompts import default_prompts_dir
 from agents.text import CJK_CHAR, LATIN_WORD
 from agents.wordcount import count_words
@@ -48,6 +50,7 @@ TOP_PHRASES = 10
 _ZH_TOKEN = re.compile(f"{CJK_CHAR.pattern}|{LATIN_WORD.pattern}")
 
 Gram = tuple[str, ...]
+K = TypeVar("K", bound=Hashable)
 
 
 class _Figures(BaseModel):
@@ -150,16 +153,41 @@ def ngrams(words: Sequence[str], n: int) -> list[Gram]:
     return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
-def repeated(grams: Sequence[Gram], counts: Counter[Gram]) -> int:
+def repeated(grams: Sequence[K], counts: Counter[K]) -> int:
     """How many of ``grams`` occur more than once in ``counts``."""
     return sum(1 for gram in grams if counts[gram] > 1)
 
 
-def elsewhere(grams: Sequence[Gram], book_counts: Counter[Gram]) -> int:
+def elsewhere(grams: Sequence[K], book_counts: Counter[K], own: Counter[K] | None = None) -> int:
     """How many of one chapter's ``grams`` the rest of the book also has: those the book
-    (``book_counts``) has more of than the chapter does."""
-    own = Counter(grams)
+    (``book_counts``) has more of than the chapter does (``own``: the chapter's counts)."""
+    own = Counter(grams) if own is None else own
     return sum(1 for gram in grams if book_counts[gram] > own[gram])
+
+
+class _Grams:
+    """The book's n-grams, small: each token as a 4-byte number (``token_ids``), each
+    n-gram as the ``4·n`` bytes of its tokens' numbers, made again from a chapter's numbers
+    when needed rather than kept. As tuples of strings, kept for every chapter, a
+    1,000-chapter book's n-grams took about 230 MB at the end of its run; these take the
+    numbers (4 bytes a token) and the book's counts (one entry per distinct n-gram)."""
+
+    def __init__(self, texts: Iterable[str], language: str, n: int) -> None:
+        numbers: dict[str, int] = {}
+        self.n = n
+        self.chapters = [
+            array("I", [numbers.setdefault(t, len(numbers)) for t in tokens(text, language)])
+            .tobytes()
+            for text in texts
+        ]  # fmt: skip
+        self.book: Counter[bytes] = Counter()
+        for chapter in self.chapters:
+            self.book.update(self.of(chapter))
+
+    def of(self, chapter: bytes) -> list[bytes]:
+        """A chapter's n-grams, in order (none when it has fewer than ``n`` tokens)."""
+        width = 4 * self.n
+        return [chapter[i : i + width] for i in range(0, len(chapter) - width + 4, 4)]
 
 
 def percent(part: float, whole: float) -> float:
@@ -223,7 +251,7 @@ def overused_phrases(language: str) -> tuple[str, ...]:
     """The overused phrases of ``language`` (``prompts/overused.<lang>.yaml``; English
     for a language without a list)."""
     path = default_prompts_dir() / f"overused.{'zh' if language == 'zh' else 'en'}.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamltext.safe_load(path.read_text(encoding="utf-8"))
     return tuple(str(phrase) for phrase in data["phrases"])
 
 
@@ -247,27 +275,52 @@ def writing_figures(
     ordered = sorted(chapters, key=lambda c: c.chapter)
     n = NGRAM.get(language, NGRAM["en"])
     phrases = overused_phrases(language) if phrases is None else phrases
-    grams = [ngrams(tokens(c.text, language), n) for c in ordered]
-    book_counts: Counter[Gram] = Counter(g for mine in grams for g in mine)
+    grams = _Grams((c.text for c in ordered), language, n)
     findings = Counter(finding_chapters)
     last = ordered[-1].chapter if ordered else 0
     due = None if threads is None else threads_on_time(threads, last)
-    rows, used = [], Counter[str]()
-    for chapter, mine in zip(ordered, grams, strict=True):
+    rows, used, repeats = [], Counter[str](), _Repeats()
+    for chapter, numbers in zip(ordered, grams.chapters, strict=True):
         found = phrase_counts(chapter.text, phrases, language)
         used.update(found)
-        rows.append(_chapter(chapter, language, target, mine, book_counts, found, findings, due))
-    book = _book(rows, grams, book_counts, used, findings, due, target)
+        mine = repeats.add(grams.of(numbers), grams.book)
+        rows.append(_chapter(chapter, language, target, mine, found, findings, due))
+    book = _book(rows, repeats, used, findings, due, target)
     unit = "characters" if language == "zh" else "words"
     return WritingFigures(language=language, unit=unit, ngram=n, book=book, chapters=rows)
+
+
+@dataclass
+class _Repeats:
+    """N-grams counted: in all, repeated within their chapter, found in another chapter,
+    found more than once in the book; for the book as chapters are added."""
+
+    positions: int = 0
+    within: int = 0
+    across: int = 0
+    anywhere: int = 0
+
+    def add(self, grams: list[bytes], book: Counter[bytes]) -> _Repeats:
+        """Count one chapter's ``grams`` into the book's; the chapter's own counts."""
+        own = Counter(grams)
+        mine = _Repeats(
+            len(grams),
+            repeated(grams, own),
+            elsewhere(grams, book, own),
+            repeated(grams, book),
+        )
+        self.positions += mine.positions
+        self.within += mine.within
+        self.across += mine.across
+        self.anywhere += mine.anywhere
+        return mine
 
 
 def _chapter(
     chapter: ChapterText,
     language: str,
     target: int,
-    grams: list[Gram],
-    book_counts: Counter[Gram],
+    grams: _Repeats,
     found: Counter[str],
     findings: Counter[int],
     due: dict[int, tuple[int, int]] | None,
@@ -282,8 +335,8 @@ def _chapter(
         continuations=chapter.continuations,
         stop_reason=chapter.stop_reason,
         revisions=chapter.revisions,
-        repeated_within_pct=percent(repeated(grams, Counter(grams)), len(grams)),
-        repeated_across_pct=percent(elsewhere(grams, book_counts), len(grams)),
+        repeated_within_pct=percent(grams.within, grams.positions),
+        repeated_across_pct=percent(grams.across, grams.positions),
         overused=overused,
         overused_per_10k=per_10k(overused, length),
         findings=findings[chapter.chapter],
@@ -295,17 +348,13 @@ def _chapter(
 
 def _book(
     rows: list[ChapterWriting],
-    grams: list[list[Gram]],
-    book_counts: Counter[Gram],
+    grams: _Repeats,
     used: Counter[str],
     findings: Counter[int],
     due: dict[int, tuple[int, int]] | None,
     target: int,
 ) -> BookWriting:
     length = sum(r.length for r in rows)
-    positions = sum(len(mine) for mine in grams)
-    within = sum(repeated(mine, Counter(mine)) for mine in grams)
-    across = sum(elsewhere(mine, book_counts) for mine in grams)
     overused = sum(used.values())
     top = [
         PhraseCount(phrase=phrase, count=count, per_10k=per_10k(count, length))
@@ -320,9 +369,9 @@ def _book(
         continuations=sum(r.continuations for r in rows),
         revisions=revisions,
         revisions_per_chapter=round(revisions / len(rows), 2) if rows else 0.0,
-        repeated_pct=percent(repeated([g for mine in grams for g in mine], book_counts), positions),
-        repeated_within_pct=percent(within, positions),
-        repeated_across_pct=percent(across, positions),
+        repeated_pct=percent(grams.anywhere, grams.positions),
+        repeated_within_pct=percent(grams.within, grams.positions),
+        repeated_across_pct=percent(grams.across, grams.positions),
         overused=overused,
         overused_per_10k=per_10k(overused, length),
         overused_phrases=top,

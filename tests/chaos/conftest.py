@@ -16,7 +16,7 @@ SEED = int(os.environ.get("CHAOS_SEED", "20261121"))
 EXAMPLE = ROOT / "config.yaml"
 # Enough latency that a kill lands with writes in flight; small enough to stay fast.
 SLOW = ["llm.latency_ms=80", "orchestrator.workers=4", "llm.drift=0.3", "project.target_words=200"]
-SLOW.append("orchestrator.html_report=false")  # its charts take half a second a run
+SLOW.append("orchestrator.html_report=false")  # not what these tests look at
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> list[str]:

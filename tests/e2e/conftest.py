@@ -22,8 +22,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.yaml"
-# Small enough that a run takes well under a second (no HTML report: its charts take half
-# a second; tests/e2e/test_metrics_export.py makes the runs that have one).
+# Small enough that a run takes well under a second (no HTML report: not what most tests
+# look at; tests/e2e/test_metrics_export.py makes the runs that have one).
 SMALL = ("project.chapters=6", "project.target_words=200", "orchestrator.html_report=false")
 DRIFT = "llm.drift=0.6"
 # Seeds tried, in order, for a drifted run with at least one revision.

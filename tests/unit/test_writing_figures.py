@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator.review.writing import (
     ChapterText,
@@ -147,3 +151,27 @@ def test_the_phrase_lists_ship_for_both_languages() -> None:
     assert "a testament to" in overused_phrases("en")
     assert "嘴角勾起一抹" in overused_phrases("zh")
     assert overused_phrases("fr") == overused_phrases("en")
+
+
+def _plain_repetition(texts: list[str], n: int) -> tuple[float, float, float]:
+    """The book's repetition shares counted the plainest way: tuples of words, all kept."""
+    grams = [ngrams(tokens(text, "en"), n) for text in texts]
+    book = Counter(g for mine in grams for g in mine)
+    positions = sum(len(mine) for mine in grams) or 1
+    anywhere = sum(book[g] > 1 for mine in grams for g in mine)
+    within = sum(Counter(mine)[g] > 1 for mine in grams for g in mine)
+    across = sum(book[g] > Counter(mine)[g] for mine in grams for g in mine)
+    anywhere, within, across = (round(100 * k / positions, 1) for k in (anywhere, within, across))
+    return anywhere, within, across
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=30), max_size=6))
+def test_repetition_matches_the_plain_count_of_word_tuples(chapters: list[list[str]]) -> None:
+    texts = [" ".join(words) for words in chapters]
+    figures = writing_figures(
+        [ChapterText(i, text) for i, text in enumerate(texts, 1)], "en", 10, phrases=()
+    )
+    book = figures.book
+    expected = _plain_repetition(texts, 4)
+    assert (book.repeated_pct, book.repeated_within_pct, book.repeated_across_pct) == expected
