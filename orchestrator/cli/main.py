@@ -19,7 +19,7 @@ COMMANDS: Mapping[str, tuple[str, str, str]] = {
     "init": (
         "orchestrator.cli.init",
         "init",
-        "Write a commented project file to start from (FILE, default config.yaml).",
+        "Write a commented project file to start a book from.",
     ),
     "run": (
         "orchestrator.cli.run",

@@ -3,9 +3,11 @@ and the top-level help: what an author asks of the CLI between runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -31,11 +33,24 @@ def _start(base: Path, config: Path, run_dir: str, *sets: str) -> subprocess.Pop
 
 
 def _wait_for_a_chapter(folder: Path, proc: subprocess.Popen[str]) -> None:
+    """Until a chapter is committed: its draft is made durable first, then its delta."""
     deadline = time.monotonic() + 60
-    while not list((folder / "drafts").glob("*.md")):
+    while True:
         assert proc.poll() is None, f"the run exited with {proc.returncode}"
-        assert time.monotonic() < deadline, "no chapter was written in 60 s"
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, "no chapter was committed in 60 s"
+        if list((folder / "drafts").glob("*.md")) and _committed(folder / "state.db"):
+            return
+        time.sleep(0.02)
+
+
+def _committed(db: Path) -> bool:
+    """Whether the store holds a written chapter (read without the store's lock)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+            rows = con.execute("SELECT value FROM docs WHERE key LIKE 'chapters/%'").fetchall()
+    except sqlite3.Error:
+        return False
+    return any(json.loads(value).get("status") in ("written", "revised") for (value,) in rows)
 
 
 def test_runs_lists_finished_failed_interrupted_and_running_runs(tmp_path: Path) -> None:

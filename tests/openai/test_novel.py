@@ -152,7 +152,7 @@ def test_the_key_was_sent_and_is_nowhere_in_the_run(stormy: tuple[Run, FakeOpenA
 @pytest.fixture(scope="module")
 def chinese(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, FakeOpenAI]:
     """A six-chapter Chinese novel by a reasoning model in JSON mode, at a root base URL,
-    every call streamed."""
+    every long call streamed."""
     fake = FakeOpenAI(prefix="").start()
     try:
         run = run_on_fake(
@@ -181,7 +181,12 @@ def test_a_chinese_novel_is_written_in_json_mode(chinese: tuple[Run, FakeOpenAI]
     assert len(CJK.findall(run.chapter_text(3))) > 100
     assert {r.mode for r in fake.requests if r.agent != "writer"} == {"json"}
     assert {r.mode for r in fake.of("writer")} == {"text"}
-    assert all(r.body["stream"] is True for r in fake.requests)
+    # Calls with max_tokens from stream_from_tokens on are streamed: every chapter; the
+    # extractor's reports (at most 1,024 tokens) are not.
+    long = [r for r in fake.requests if r.body["max_tokens"] >= 4096]
+    assert {r.agent for r in long} >= {"planner", "writer", "editor"}
+    assert all(r.body.get("stream") is True for r in long)
+    assert not any(r.body.get("stream") for r in fake.of("extractor"))
     assert {r.path for r in fake.requests} == {"/chat/completions"}
     structured = [r for r in fake.requests if r.agent != "writer"]
     assert all("JSON Schema" in r.body["messages"][0]["content"] for r in structured)
