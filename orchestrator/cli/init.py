@@ -36,9 +36,9 @@ def init(
     chapters: int,
     premise: str | None,
 ) -> None:
-    """Write a commented project file to start from (FILE, default config.yaml).
+    """Write a commented project file to start a book from.
 
-    The file has a premise and no cast: the run's first step asks the model for a story
+    FILE is config.yaml unless named. The file has a premise and no cast: the run's first step asks the model for a story
     bible (the cast and the world), written to the run folder as bible.yaml. An existing
     file is never overwritten.
     """
