@@ -8,6 +8,7 @@ concatenation never exceeds the sum of the parts' estimates.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from agents.text import CJK_CHAR
 
@@ -26,33 +27,28 @@ def truncate_to_tokens(text: str, max_tokens: int, marker: str = " \u2026") -> s
     """``text`` cut (with ``marker``) so that its estimate is at most ``max_tokens``."""
     if estimate_tokens(text) <= max_tokens:
         return text
-    room = max_tokens - estimate_tokens(marker)
-    if room <= 0:
-        return ""
-    # The longest prefix within ``room``: estimates grow with the prefix, so bisect.
-    low, high = 0, min(len(text), room * int(CHARS_PER_TOKEN))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if estimate_tokens(text[:middle]) <= room:
-            low = middle
-        else:
-            high = middle - 1
-    return text[:low].rstrip() + marker
+    kept = _longest(text, max_tokens - estimate_tokens(marker), lambda n: text[:n])
+    return kept.rstrip() + marker if kept or max_tokens > estimate_tokens(marker) else ""
 
 
 def tail_to_tokens(text: str, max_tokens: int, marker: str = "\u2026 ") -> str:
     """The end of ``text`` (after ``marker``) whose estimate is at most ``max_tokens``."""
     if estimate_tokens(text) <= max_tokens:
         return text
-    room = max_tokens - estimate_tokens(marker)
+    kept = _longest(text, max_tokens - estimate_tokens(marker), lambda n: text[len(text) - n :])
+    return marker + kept.lstrip() if kept or max_tokens > estimate_tokens(marker) else ""
+
+
+def _longest(text: str, room: int, part: Callable[[int], str]) -> str:
+    """The longest ``part(n)`` (a prefix or a suffix of ``n`` characters) within ``room``
+    tokens: estimates grow with ``n``, so bisect."""
     if room <= 0:
         return ""
-    # The longest suffix within ``room``: estimates grow with the suffix, so bisect.
     low, high = 0, min(len(text), room * int(CHARS_PER_TOKEN))
     while low < high:
         middle = (low + high + 1) // 2
-        if estimate_tokens(text[len(text) - middle :]) <= room:
+        if estimate_tokens(part(middle)) <= room:
             low = middle
         else:
             high = middle - 1
-    return marker + text[len(text) - low :].lstrip()
+    return part(low)

@@ -38,9 +38,9 @@ def init(
 ) -> None:
     """Write a commented project file to start a book from.
 
-    FILE is config.yaml unless named. The file has a premise and no cast: the run's first step asks the model for a story
-    bible (the cast and the world), written to the run folder as bible.yaml. An existing
-    file is never overwritten.
+    FILE is config.yaml unless named. The file has a premise and no cast: the run's
+    first step asks the model for a story bible (the cast and the world), written to
+    the run folder as bible.yaml. An existing file is never overwritten.
     """
     starter = Starter(
         language="zh" if language == "zh" else "en",

@@ -164,9 +164,7 @@ def _start(
         raise
 
 
-@click.command("write", short_help="Write a planned novel from its outline, edited or not.")
-@click.argument("run_dir", metavar="RUN", type=RUN)
-@click.option(
+amend_option = click.option(
     "--set",
     "overrides",
     multiple=True,
@@ -174,6 +172,11 @@ def _start(
     help="Change one field of the run's config from now on, e.g. --set llm.budget_usd=5 "
     "(repeatable; recorded in run.json). The story, its language and the store cannot change.",
 )
+
+
+@click.command("write", short_help="Write a planned novel from its outline, edited or not.")
+@click.argument("run_dir", metavar="RUN", type=RUN)
+@amend_option
 @run_output_options
 @user_errors
 def write(run_dir: Path, overrides: tuple[str, ...], quiet: bool, as_json: bool) -> None:
@@ -190,14 +193,7 @@ def write(run_dir: Path, overrides: tuple[str, ...], quiet: bool, as_json: bool)
 
 @click.command("resume", short_help="Go on with a run that stopped; committed work is kept.")
 @click.argument("run_dir", metavar="RUN", type=RUN)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="PATH=VALUE",
-    help="Change one field of the run's config from now on, e.g. --set llm.budget_usd=5 "
-    "(repeatable; recorded in run.json). The story, its language and the store cannot change.",
-)
+@amend_option
 @run_output_options
 @user_errors
 def resume(run_dir: Path, overrides: tuple[str, ...], quiet: bool, as_json: bool) -> None:
