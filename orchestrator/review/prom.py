@@ -142,7 +142,7 @@ class _ReviewCollector(Collector):
             f"{PREFIX}_run_chapters", "Chapters by outcome", labels=["run_id", "status"]
         )
         statuses = Counter(c["status"] for c in self.review["chapters"])
-        for status in ("written", "revised", "failed"):
+        for status in ("written", "revised", "edited", "failed"):
             chapters.add_metric([self.run_id, status], statuses.get(status, 0))
         yield chapters
         wall = GaugeMetricFamily(

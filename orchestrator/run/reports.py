@@ -18,6 +18,7 @@ from agents.clients.base import Usage
 from agents.clients.journal import call_to_json
 from agents.clients.metered import MeteredClient
 from agents.schemas import ContinuityFinding
+from agents.writer import HUMAN_AUTHOR
 from orchestrator.artifacts.folder import SUMMARY_FILE, RunFolder, RunFolderError
 from orchestrator.artifacts.manifest import MANIFEST_FILE
 from orchestrator.project.config import ProjectConfig
@@ -26,7 +27,7 @@ from orchestrator.review.run_writing import run_writing
 from orchestrator.run.incidents import run_incidents
 from orchestrator.run.schedule import Schedule
 from orchestrator.run.spending import BudgetReport
-from orchestrator.run.summary import ChapterOutcome, RunSummary
+from orchestrator.run.summary import ChapterOutcome, ChapterStatus, RunSummary
 from state import StateManager
 from state.models import ChapterRecord, StoryState, utc_iso
 
@@ -38,7 +39,11 @@ def _outcomes(
     for number, slot in sorted(schedule.slots.items()):
         kept = slot.kept
         record = records.get(number, ChapterRecord(chapter=number))
-        status = "failed" if kept is None else ("written" if kept.attempt == 1 else "revised")
+        status: ChapterStatus = "failed"
+        if kept is not None and kept.delta.author == HUMAN_AUTHOR:
+            status = "edited"
+        elif kept is not None:
+            status = "written" if kept.attempt == 1 else "revised"
         outcomes.append(
             ChapterOutcome(
                 chapter=number,
@@ -94,6 +99,7 @@ def build_summary(
         chapters=len(outcomes),
         written=sum(o.status != "failed" for o in outcomes),
         revised=sum(o.status == "revised" for o in outcomes),
+        edited=sum(o.status == "edited" for o in outcomes),
         failed=[o.chapter for o in outcomes if o.status == "failed"],
         revisions=sum(max(0, o.attempts - 1) for o in outcomes),
         words=sum(o.words for o in outcomes),

@@ -14,7 +14,7 @@ from orchestrator.run.incidents import Incidents, ReasonCount
 from orchestrator.run.spending import BudgetReport
 from state.models import UtcTime
 
-ChapterStatus = Literal["written", "revised", "failed"]
+ChapterStatus = Literal["written", "revised", "edited", "failed"]  # edited: the author's text
 
 
 class ChapterOutcome(BaseModel):
@@ -51,6 +51,7 @@ class RunSummary(BaseModel):
     chapters: int
     written: int = Field(description="chapters with a kept attempt")
     revised: int = Field(description="chapters whose kept attempt is a revision")
+    edited: int = Field(default=0, description="chapters whose kept text is the author's own")
     failed: list[int]
     revisions: int = Field(description="attempts beyond the first, over all chapters")
     words: int
@@ -91,6 +92,7 @@ def render_summary(summary: RunSummary) -> str:
             written=summary.written,
             chapters=summary.chapters,
             revised=summary.revised,
+            edited=labels("summary.edited", n=summary.edited) if summary.edited else "",
             failed=labels.join([str(n) for n in summary.failed]),
             count=labels.count(summary.words),
             seconds=f"{summary.wall_s:.1f}",

@@ -155,6 +155,13 @@ def test_a_move_revises_the_chapter_that_read_where_she_was(
     changes = [(c["key"], c["field"], c["new"]) for c in after[2]["changes"]]
     assert mara in changes
     assert ("characters/Mara Quell", "alive", False) not in changes  # a move, not a death
+    # The summary tells the author's own chapter apart from the model's revisions.
+    outcomes = {o["chapter"]: o["status"] for o in run.summary["chapter_outcomes"]}
+    assert outcomes[2] == "edited"
+    assert {outcomes[n] for n in result["revised"]} == {"revised"}
+    assert run.summary["edited"] == 1
+    status = orchestrator("status", run.folder, cwd=tmp_path).stdout
+    assert "1 your own text" in status
 
 
 def test_a_lost_item_revises_the_chapters_that_read_what_she_held(
