@@ -10,6 +10,7 @@ import yaml
 
 from agents.prompts import Labels, PromptLibrary
 from agents.schemas import ChapterPlan, Outline, PlannedChange, ProjectBrief
+from agents.tokens import estimate_tokens
 from state.models import CharacterState, StoryState
 
 
@@ -154,9 +155,20 @@ def _change_text(change: PlannedChange, labels: Labels) -> str:
     return labels("outline.change", subject=subject, field=field, value=value)
 
 
-def book_lines(outline: Outline, labels: Labels) -> list[str]:
-    """The book's arc, a line a chapter: its number and title, and its first beat."""
-    return [
-        f"{labels('outline.chapter', number=plan.number, title=plan.title)}: {plan.beats[0]}"
-        for plan in outline.chapters
+def book_lines(outline: Outline, labels: Labels, max_tokens: int) -> list[str]:
+    """The book's arc, a line a chapter: its number and title, and its first beat; titles
+    alone when that is too long for ``max_tokens``; then cut (a long book's outline must
+    not fill every writer's prompt, nor every job the board keeps)."""
+    titles = [labels("outline.chapter", number=p.number, title=p.title) for p in outline.chapters]
+    full = [
+        f"{title}: {plan.beats[0]}" for title, plan in zip(titles, outline.chapters, strict=True)
     ]
+    for lines in (full, titles):
+        if estimate_tokens("\n".join(lines)) <= max_tokens:
+            return lines
+    kept: list[str] = []
+    for title in titles:
+        if estimate_tokens("\n".join([*kept, title])) > max_tokens:
+            break
+        kept.append(title)
+    return kept

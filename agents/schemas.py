@@ -333,7 +333,7 @@ class ChapterJob(_Schema):
         default_factory=list, description="the whole book's outline, a line a chapter"
     )
     previous_ending: str = Field(
-        default="", description="the text of the chapter before, once it is final"
+        default="", description="how the chapter before ends, once it is final"
     )
     arcs: dict[int, str] = Field(
         default_factory=dict,

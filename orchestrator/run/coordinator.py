@@ -25,7 +25,7 @@ import structlog
 from agents.arcs import ArcWriter
 from agents.base import AgentSettings
 from agents.clients.metered import MeteredClient
-from agents.context import ContextBudget
+from agents.context import ContextBudget, closing_paragraphs
 from agents.continuity import committed_deaths
 from agents.editor import ContinuityEditor
 from agents.errors import AgentFailedError, ModelCallError
@@ -50,6 +50,9 @@ from orchestrator.run.spending import SpendingLimit
 from state import ChapterRecord, Lease, StateManager, StoryState
 
 log = structlog.get_logger("orchestrator.run.novel")
+
+# The most of a writer's context budget the book's outline may take (in its cached block).
+BOOK_SHARE = 0.15
 
 # (event name, fields): what the progress display and --json see.
 Observer = Callable[[str, dict[str, Any]], None]
@@ -144,6 +147,8 @@ class Coordinator:
         self._leases: ChapterLeases | None = None
         self._joined = 0  # writers of the workers that joined the run
         self._waited: set[int] = set()  # chapters already reported as written elsewhere
+        self.budget = budget
+        self._book: tuple[Outline, list[str]] | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tell the log and the display what happened."""
@@ -340,6 +345,15 @@ class Coordinator:
             self._waited.add(key)
             self.emit(event, **fields)
 
+    def _book_lines(self, outline: Outline) -> list[str]:
+        """The book's outline for every writer's cached block: made once per outline, within
+        ``BOOK_SHARE`` of the context budget."""
+        if self._book is None or self._book[0] is not outline:
+            labels = self.prompts.labels(self.brief.language)
+            cap = int(self.budget.total * BOOK_SHARE)
+            self._book = (outline, book_lines(outline, labels, cap))
+        return self._book[1]
+
     def _job(
         self, outline: Outline, schedule: Schedule, frontier: StoryFrontier, number: int
     ) -> ChapterJob:
@@ -356,8 +370,11 @@ class Coordinator:
         final = before is not None and before.kept is not None and number - 1 < frontier.next
         return ChapterJob(
             plan=outline.chapter(number),
-            book=book_lines(outline, self.prompts.labels(self.brief.language)),
-            previous_ending=before.kept.text if final and before and before.kept else "",
+            book=self._book_lines(outline),
+            # Only the end a writer reads: the job is kept on the board.
+            previous_ending=closing_paragraphs(before.kept.text, self.budget.ending)
+            if final and before and before.kept
+            else "",
             arcs=self.arcs.known(schedule) if self.arcs is not None else {},
             # The version is the number of final chapters: the same reads give the same
             # job, whatever order concurrent commits happened in.

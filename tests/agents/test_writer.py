@@ -5,8 +5,10 @@ from agents.offline.client import OfflineClient
 from agents.planned import planned_state
 from agents.planner import Planner
 from agents.prompts import PromptLibrary
+from agents.render import book_lines
 from agents.schemas import ChapterJob, Outline, ProjectBrief
 from agents.text import CJK_CHAR
+from agents.tokens import estimate_tokens
 from agents.writer import ChapterWriter
 from state.models import StateDelta, StoryState
 from tests.agents.conftest import OFFLINE
@@ -196,3 +198,32 @@ async def test_a_chapter_keeps_its_plan_title_and_loses_a_heading_the_model_adde
     assert "Own Title" not in draft.text
     assert draft.delta.record is not None
     assert draft.delta.record.title == job.plan.title
+
+
+def test_the_books_outline_shrinks_to_titles_then_is_cut_within_its_budget(
+    prompts: PromptLibrary,
+) -> None:
+    plans = [
+        {
+            "number": n,
+            "title": f"Night {n}",
+            "pov": "Mara",
+            "setting": "the quay",
+            "beats": [f"Mara looks for the ship again, the {n}th time, and finds only fog"],
+        }
+        for n in range(1, 201)
+    ]
+    outline = Outline.model_validate({"chapters": plans})
+    labels = prompts.labels("en")
+    whole = book_lines(outline, labels, 100_000)
+    assert (
+        whole[0]
+        == "Chapter 1: Night 1: Mara looks for the ship again, the 1th time, and finds only fog"
+    )
+    titles = book_lines(outline, labels, 2_000)
+    assert titles[:2] == ["Chapter 1: Night 1", "Chapter 2: Night 2"]
+    assert len(titles) == 200
+    cut = book_lines(outline, labels, 300)
+    assert 0 < len(cut) < 200
+    assert cut == titles[: len(cut)]
+    assert estimate_tokens("\n".join(cut)) <= 300
