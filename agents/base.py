@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from agents.clients.base import LLMClient, LLMRequest, Message, SystemBlock
 from agents.errors import AgentFailedError, OutputValidationError
 from agents.prompts import PromptLibrary
-from agents.render import bullets
+from agents.render import bullets, render_bible
+from agents.schemas import ProjectBrief
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -99,3 +100,19 @@ class Agent:
             feedback = self.prompts.render("retry", self.language, errors=bullets(problems))
             request = request.followed_by(Message("assistant", raw), Message("user", feedback))
         raise AgentFailedError(self.name, max(1, self.settings.attempts), problems)
+
+
+class BookAgent(Agent):
+    """An agent of one book: its brief, and the story bible rendered once for its cached
+    system block."""
+
+    def __init__(
+        self,
+        client: LLMClient,
+        prompts: PromptLibrary,
+        brief: ProjectBrief,
+        settings: AgentSettings,
+    ) -> None:
+        super().__init__(client, prompts, brief.language, settings)
+        self.brief = brief
+        self.bible = render_bible(prompts, brief)

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from agents.base import Agent, AgentSettings
-from agents.clients.base import LLMClient
+from agents.base import BookAgent
 from agents.continuity import merge_findings, rule_findings
-from agents.prompts import PromptLibrary
-from agents.render import render_bible, render_plan_outline, render_state
-from agents.schemas import ContinuityFinding, ContinuityReport, Outline, ProjectBrief, ReviewBrief
+from agents.render import render_plan_outline, render_state
+from agents.schemas import ContinuityFinding, ContinuityReport, Outline, ReviewBrief
 from state.models import StoryState
 
 
-class ContinuityEditor(Agent):
+class ContinuityEditor(BookAgent):
     """Checks the ledger and the dead in code, then asks a model what else contradicts."""
 
     name = "editor"
-
-    def __init__(
-        self,
-        client: LLMClient,
-        prompts: PromptLibrary,
-        brief: ProjectBrief,
-        settings: AgentSettings,
-    ) -> None:
-        super().__init__(client, prompts, brief.language, settings)
-        self.brief = brief
-        self.bible = render_bible(prompts, brief)
 
     async def review(
         self,

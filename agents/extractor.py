@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.base import Agent, AgentSettings
-from agents.clients.base import LLMClient
+from agents.base import BookAgent
 from agents.context import state_within
-from agents.prompts import PromptLibrary
-from agents.render import render_bible
-from agents.schemas import ChapterPlan, ChapterReport, ExtractionBrief, ProjectBrief
+from agents.schemas import ChapterPlan, ChapterReport, ExtractionBrief
 from state.models import StoryState
 
 # The most of the extractor's prompt the state may take, in tokens.
@@ -33,21 +30,10 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class ChapterExtractor(Agent):
+class ChapterExtractor(BookAgent):
     """Reports what one chapter's text does to the story state."""
 
     name = "extractor"
-
-    def __init__(
-        self,
-        client: LLMClient,
-        prompts: PromptLibrary,
-        brief: ProjectBrief,
-        settings: AgentSettings,
-    ) -> None:
-        super().__init__(client, prompts, brief.language, settings)
-        self.brief = brief
-        self.bible = render_bible(prompts, brief)
 
     async def extract(
         self, plan: ChapterPlan, state: StoryState, text: str, attempt: int = 1

@@ -15,14 +15,14 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
-from agents.base import Agent, AgentSettings
+from agents.base import AgentSettings, BookAgent
 from agents.clients.base import LLMClient, LLMRequest, LLMResponse, Message
 from agents.context import ContextBudget, ContextBuilder, closing_paragraphs
 from agents.errors import AgentFailedError
 from agents.extractor import ChapterExtractor
 from agents.planned import ledger, presence
 from agents.prompts import PromptLibrary
-from agents.render import bullets, render_bible, render_changes
+from agents.render import bullets, render_changes
 from agents.schemas import (
     ChapterDraft,
     ChapterJob,
@@ -75,7 +75,7 @@ class Prose:
     continuations: int
 
 
-class ChapterWriter(Agent):
+class ChapterWriter(BookAgent):
     """Writes chapters of one book; every prompt stays within the context budget."""
 
     name = "writer"
@@ -91,9 +91,7 @@ class ChapterWriter(Agent):
         extractor: ChapterExtractor | None = None,
         length: LengthRule | None = None,
     ) -> None:
-        super().__init__(client, prompts, brief.language, settings)
-        self.brief = brief
-        self.bible = render_bible(prompts, brief)
+        super().__init__(client, prompts, brief, settings)
         self.context = ContextBuilder(prompts, brief.language, budget or ContextBudget())
         self.extractor = extractor or ChapterExtractor(client, prompts, brief, settings)
         self.length = length or LengthRule()

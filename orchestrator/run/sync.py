@@ -281,7 +281,7 @@ async def sync_run(
     if not folder.path(MANIFEST_FILE).exists():
         raise RunFolderError(
             f"{folder.root} has no finished book to sync (no {MANIFEST_FILE}); "
-            f"finish it first with `orchestrator resume {folder.root}`"
+            f"write it first with `orchestrator write {folder.root}`"
         )
     config_path = folder.path("config.yaml")
     request = RunRequest(load_run_config(folder.root), config_path, folder)
